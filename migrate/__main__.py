@@ -1,0 +1,3 @@
+from migrate.cli.main import main
+
+raise SystemExit(main())

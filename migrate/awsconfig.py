@@ -1,0 +1,129 @@
+"""boto3 sessions and clients as every avp-migrate command makes them.
+
+One place decides how we talk to AWS, so that the embedded AWS and a real account take the same code path:
+
+* ``--profile`` / ``--region`` pick the session, exactly as the AWS CLI does.
+* ``--endpoint-url`` sends every service to one endpoint (the embedded AWS). A service-specific
+  ``AWS_ENDPOINT_URL_<SERVICE>`` variable still wins for its service, so the local Verified Permissions
+  endpoint, which lives on its own port, keeps working. Without either, botocore resolves endpoints itself
+  (including the standard ``AWS_ENDPOINT_URL`` variables).
+* Retries are botocore's ``adaptive`` mode: throttling slows a scan down, it does not abort it.
+  (botocore docs, "Retries": adaptive mode adds client-side rate limiting on top of standard retries.)
+* Every API call is counted per service operation, so a scan can report what it cost.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from migrate import __version__
+from migrate.errors import AwsAccessError, UserError
+
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    user_agent_extra=f"avp-migrate/{__version__}",
+    connect_timeout=10,
+    read_timeout=60,
+)
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where AWS calls go: the AWS CLI's global options."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass
+class CallCounter:
+    """Counts API calls per ``service.Operation``: one per operation call, whatever retries it took."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def on_after_call(self, model: Any = None, **_: Any) -> None:
+        if model is not None:
+            self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(sorted(self.calls.items()))
+
+
+class AwsSession:
+    """A boto3 session plus our client policy (endpoint, retries, call counting)."""
+
+    def __init__(self, target: AwsTarget | None = None) -> None:
+        self.target = target or AwsTarget()
+        try:
+            self._session = boto3.Session(profile_name=self.target.profile, region_name=self.target.region)
+        except botocore.exceptions.ProfileNotFound:
+            raise UserError(f"AWS profile not found: {self.target.profile}", where="--profile") from None
+        self.counter = CallCounter()
+        self._session.events.register("after-call", self.counter.on_after_call)
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def region(self) -> str:
+        region = self._session.region_name
+        if not region:
+            raise UserError("no AWS region: pass --region or set AWS_DEFAULT_REGION", where="--region")
+        return region
+
+    def endpoint_for(self, service: str) -> str | None:
+        specific = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}")
+        if specific:
+            return specific
+        return self.target.endpoint_url
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_for(service),
+                config=RETRY_CONFIG,
+            )
+        return self._clients[service]
+
+
+def describe_aws_error(exc: BaseException, *, what: str) -> UserError | None:
+    """Turn a botocore failure the user can fix into a one-line UserError naming ``what`` was being read.
+
+    Returns None for anything that is not such a failure (a bug should keep its traceback).
+    """
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return AwsAccessError(
+            "no AWS credentials found: set AWS_PROFILE / AWS_ACCESS_KEY_ID, pass --profile, "
+            "or run `avp-migrate local up` and export what it prints",
+            where=what,
+        )
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return AwsAccessError("no AWS region: pass --region or set AWS_DEFAULT_REGION", where=what)
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return AwsAccessError(f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}", where=what)
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "Error")
+        message = error.get("Message") or ""
+        operation = exc.operation_name
+        if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
+                    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "InvalidSignatureException"}:
+            return AwsAccessError(f"access denied calling {operation} ({code}): {message}".rstrip(": "), where=what)
+        if code in {"NotFoundException", "ResourceNotFoundException", "ParameterNotFound"}:
+            return AwsAccessError(f"not found ({operation}: {message or code})", where=what)
+        return AwsAccessError(f"{operation} failed with {code}: {message}".rstrip(": "), where=what)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return AwsAccessError(str(exc), where=what)
+    return None

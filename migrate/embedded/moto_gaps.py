@@ -1,0 +1,158 @@
+"""APIs that moto 5.2.5 lacks and avp-migrate calls, filled in faithfully to the AWS API reference.
+
+Production code never knows about these: it makes the same boto3 calls it makes against a real account. Each
+gap is installed by patching moto's response/backends classes once per process (:func:`install`).
+
+Filled gaps:
+
+* **API Gateway UpdateMethod** (``PATCH /restapis/{id}/resources/{rid}/methods/{verb}``): moto raises
+  NotImplementedError. Implemented for the paths the toolkit patches, with the operations the API Gateway
+  "Patch operations" reference lists for a Method: ``replace`` on ``/authorizationType``, ``/authorizerId``,
+  ``/apiKeyRequired``, ``/operationName``, ``/requestValidatorId``; ``add``/``remove`` on
+  ``/authorizationScopes`` (one scope per operation, in ``value``). Anything else is a BadRequestException, as
+  API Gateway answers unsupported patches. An authorizer id must exist on the API (``Invalid authorizer ID
+  specified``) and match the type: CUSTOM needs a TOKEN/REQUEST authorizer, COGNITO_USER_POOLS a Cognito one.
+* **API Gateway GetResources paging**: moto ignores ``limit``/``position`` and returns everything in one page.
+  The real API returns at most ``limit`` items (default 25, maximum 500) and a ``position`` token; paging
+  matters to us because the scan's cost (calls per resource) is part of the product.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+_installed = False
+_lock = threading.Lock()
+
+GET_RESOURCES_DEFAULT_LIMIT = 25
+GET_RESOURCES_MAX_LIMIT = 500
+_METHOD_REPLACE_PATHS = {
+    "/authorizationType": "authorization_type",
+    "/authorizerId": "authorizer_id",
+    "/apiKeyRequired": "api_key_required",
+    "/operationName": "operation_name",
+    "/requestValidatorId": "request_validator_id",
+}
+_AUTHORIZATION_TYPES = {"NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"}
+
+
+def install() -> None:
+    """Patch moto once per process. Safe to call repeatedly."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from moto.apigateway.models import APIGatewayBackend
+        from moto.apigateway.responses import APIGatewayResponse
+
+        from migrate.embedded import cognito_tokens
+
+        APIGatewayBackend.update_method = _backend_update_method  # type: ignore[attr-defined]
+        APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
+        APIGatewayResponse.get_resources = _response_get_resources  # type: ignore[method-assign]
+        cognito_tokens.install_token_hooks()
+        _installed = True
+
+
+# --- UpdateMethod -------------------------------------------------------------------------------------------
+
+
+def _response_update_method(self: Any) -> Any:
+    parts = self.path.split("/")
+    rest_api_id, resource_id, http_method = parts[2], parts[4], parts[6]
+    patch_operations = self._get_param("patchOperations") or []
+    method = self.backend.update_method(rest_api_id, resource_id, http_method, patch_operations)
+    return 200, {}, json.dumps(method.to_json())
+
+
+def _backend_update_method(self: Any, rest_api_id: str, resource_id: str, http_method: str,
+                           patch_operations: list[dict[str, Any]]) -> Any:
+    from moto.apigateway.exceptions import BadRequestException
+
+    rest_api = self.get_rest_api(rest_api_id)  # NotFoundException when unknown, as AWS
+    method = self.get_method(rest_api_id, resource_id, http_method)  # NotFoundException when unknown
+    # Validate everything before changing anything: a PATCH is all or nothing.
+    staged = {
+        "authorization_type": method.authorization_type,
+        "authorizer_id": method.authorizer_id,
+        "api_key_required": method.api_key_required,
+        "operation_name": method.operation_name,
+        "request_validator_id": method.request_validator_id,
+        "authorization_scopes": list(method.authorization_scopes or []),
+    }
+    for op in patch_operations:
+        kind, path, value = op.get("op"), op.get("path"), op.get("value")
+        if path in _METHOD_REPLACE_PATHS and kind == "replace":
+            attr = _METHOD_REPLACE_PATHS[path]
+            if attr == "api_key_required":
+                if str(value).lower() not in {"true", "false"}:
+                    raise BadRequestException(f"Invalid boolean value for apiKeyRequired: {value}")
+                staged[attr] = str(value).lower() == "true"
+            elif attr == "authorization_type":
+                if value not in _AUTHORIZATION_TYPES:
+                    raise BadRequestException(
+                        f"Invalid authorization type specified. Valid values: {sorted(_AUTHORIZATION_TYPES)}")
+                staged[attr] = value
+            else:
+                staged[attr] = value or None
+        elif path == "/authorizationScopes" and kind in {"add", "remove"}:
+            if not value:
+                raise BadRequestException("Invalid patch operation: value is required for /authorizationScopes")
+            if kind == "add" and value not in staged["authorization_scopes"]:
+                staged["authorization_scopes"].append(value)
+            elif kind == "remove" and value in staged["authorization_scopes"]:
+                staged["authorization_scopes"].remove(value)
+        else:
+            raise BadRequestException(f"Invalid patch path '{path}' specified for op '{kind}'. "
+                                      "Must be one of: " + ", ".join([*_METHOD_REPLACE_PATHS, "/authorizationScopes"]))
+    auth_type, authorizer_id = staged["authorization_type"], staged["authorizer_id"]
+    if auth_type in {"CUSTOM", "COGNITO_USER_POOLS"}:
+        authorizer = rest_api.authorizers.get(authorizer_id) if authorizer_id else None
+        if authorizer is None:
+            raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type to "
+                                      f"{auth_type} requires a valid authorizer.")
+        is_cognito = str(authorizer.type).upper() == "COGNITO_USER_POOLS"
+        if (auth_type == "COGNITO_USER_POOLS") != is_cognito:
+            raise BadRequestException(
+                f"Unable to complete operation due to concurrent modification or incompatible authorizer: "
+                f"authorizer {authorizer_id} has type {authorizer.type}, which cannot be used with "
+                f"authorizationType {auth_type}.")
+    else:
+        staged["authorizer_id"] = None
+    for attr, value in staged.items():
+        setattr(method, attr, value or ([] if attr == "authorization_scopes" else value))
+    if not method.authorization_scopes:
+        method.authorization_scopes = None
+    return method
+
+
+# --- GetResources paging ------------------------------------------------------------------------------------
+
+
+def _response_get_resources(self: Any) -> Any:
+    from moto.apigateway.exceptions import BadRequestException
+
+    rest_api_id = self.path.replace("/restapis/", "", 1).split("/")[0]
+    resources = self.backend.get_resources(rest_api_id)
+    limit_param = self._get_param("limit")
+    try:
+        limit = int(limit_param) if limit_param is not None else GET_RESOURCES_DEFAULT_LIMIT
+    except ValueError:
+        raise BadRequestException(f"Invalid limit: {limit_param}") from None
+    if not 1 <= limit <= GET_RESOURCES_MAX_LIMIT:
+        raise BadRequestException(f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+                                  f"constraint: Member must have value less than or equal to {GET_RESOURCES_MAX_LIMIT}")
+    position = self._get_param("position")
+    start = 0
+    if position:
+        ids = [r.id for r in resources]
+        if position not in ids:
+            raise BadRequestException("Invalid position parameter")
+        start = ids.index(position)
+    page = resources[start:start + limit]
+    body: dict[str, Any] = {"item": [r.to_dict() for r in page]}
+    if start + limit < len(resources):
+        body["position"] = resources[start + limit].id
+    return 200, {}, json.dumps(body)

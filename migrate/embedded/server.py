@@ -1,0 +1,243 @@
+"""The embedded AWS: moto's server and our local services, on loopback, in this process.
+
+Two HTTP listeners:
+
+* **moto** (``--port``, default 5000): API Gateway, Cognito, SSM, DynamoDB, Lambda, IAM, CloudWatch Logs, STS...
+  with the gaps this toolkit needs filled by :mod:`migrate.embedded.moto_gaps`.
+* **local services** (``--port + 1``): the local Amazon Verified Permissions endpoint (AWS JSON 1.0 protocol,
+  ``X-Amz-Target: VerifiedPermissions.<Operation>``) and the Cognito OAuth 2.0 token endpoint
+  (``POST /oauth2/token``) that moto does not have.
+
+:meth:`EmbeddedAws.environment` gives the standard AWS SDK variables that point any boto3 program or the AWS
+CLI at them (``AWS_ENDPOINT_URL`` for moto, ``AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS`` for the local endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from migrate.errors import UserError
+
+DEFAULT_PORT = 5000
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+# Dummy credentials: moto accepts any; real AWS would reject them, which is the point.
+DUMMY_ACCESS_KEY_ID = "testing"
+DUMMY_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - not a secret
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def cognito_issuer(region: str, pool_id: str) -> str:
+    """The ``iss`` claim of a Cognito user pool token (the real AWS URL; moto writes the same)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+
+
+@dataclass
+class _Route:
+    """A piece of the local-services listener: it claims requests with ``matches`` and answers them."""
+
+    matches: Callable[[Request], bool]
+    app: WsgiApp
+
+
+@dataclass
+class LocalServices:
+    """The second listener's WSGI app: dispatches to registered routes, 404 otherwise."""
+
+    routes: list[_Route] = field(default_factory=list)
+
+    def add(self, matches: Callable[[Request], bool], app: WsgiApp) -> None:
+        self.routes.append(_Route(matches, app))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        for route in self.routes:
+            if route.matches(request):
+                return route.app(environ, start_response)
+        body = json.dumps({"message": f"no local service at {request.method} {request.path}"})
+        return Response(body, status=404, content_type="application/json")(environ, start_response)
+
+
+class EmbeddedAws:
+    """Start/stop the embedded AWS. Use as a context manager, or call start() and stop()."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, local_port: int | None = None,
+                 region: str = DEFAULT_REGION) -> None:
+        self.host = host
+        self.requested_port = port
+        self.requested_local_port = local_port
+        self.region = region
+        self.local_services = LocalServices()
+        self._moto_server: Any = None
+        self._local_server: BaseWSGIServer | None = None
+        self._local_thread: threading.Thread | None = None
+        self._jwks_cache: dict[str, dict[str, Any]] = {}
+        self.avp: Any = None  # the local Verified Permissions service, once started
+        self.tokens: Any = None  # migrate.embedded.cognito_tokens.TokenService, once started
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> EmbeddedAws:
+        from moto.server import ThreadedMotoServer
+
+        from migrate.embedded import moto_gaps
+
+        moto_gaps.install()
+        # werkzeug logs every request at INFO; the embedded AWS is infrastructure, keep it quiet.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto_server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
+        try:
+            self._moto_server.start()
+        except OSError as exc:
+            raise UserError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}",
+                            where="--port") from None
+        local_port = self.requested_local_port
+        if local_port is None:
+            local_port = self.moto_port + 1 if self.requested_port else 0
+        self._install_local_services()
+        try:
+            self._local_server = make_server(self.host, local_port, self.local_services, threaded=True)
+        except OSError as exc:
+            self._moto_server.stop()
+            raise UserError(f"cannot listen on {self.host}:{local_port}: {exc.strerror}", where="--port") from None
+        self._local_thread = threading.Thread(target=self._local_server.serve_forever, daemon=True,
+                                              name="avp-migrate-local-services")
+        self._local_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._local_server is not None:
+            self._local_server.shutdown()
+            self._local_server = None
+        if self._moto_server is not None:
+            self._moto_server.stop()
+            self._moto_server = None
+
+    def __enter__(self) -> EmbeddedAws:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget every resource (moto's backends and the local services' state)."""
+        from moto.core.base_backend import BackendDict
+
+        BackendDict.reset()
+        self._jwks_cache.clear()
+        if self.avp is not None:
+            self.avp.reset()
+        if self.tokens is not None:
+            self.tokens.reset()
+
+    def _install_local_services(self) -> None:
+        from migrate.embedded import cognito_tokens
+        from migrate.embedded.avp import LocalVerifiedPermissions, make_wsgi_app
+
+        self.avp = LocalVerifiedPermissions(jwks_for_issuer=self.jwks_for_issuer,
+                                            user_pool_exists=self._user_pool_exists)
+        self.local_services.add(
+            lambda r: r.method == "POST" and r.headers.get("X-Amz-Target", "").startswith("VerifiedPermissions."),
+            make_wsgi_app(self.avp),
+        )
+        self.tokens = cognito_tokens.TokenService(region=self.region)
+        self.local_services.add(lambda r: r.path == "/oauth2/token", self.tokens.wsgi_token_endpoint)
+
+    # --- addresses and environment --------------------------------------------------------------------------
+
+    @property
+    def moto_port(self) -> int:
+        return self._moto_server.get_host_and_port()[1]
+
+    @property
+    def local_port(self) -> int:
+        assert self._local_server is not None, "start() first"
+        return self._local_server.server_address[1]
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{self.host}:{self.moto_port}"
+
+    @property
+    def local_url(self) -> str:
+        return f"http://{self.host}:{self.local_port}"
+
+    @property
+    def avp_url(self) -> str:
+        return self.local_url
+
+    @property
+    def oauth_token_url(self) -> str:
+        return f"{self.local_url}/oauth2/token"
+
+    def environment(self) -> dict[str, str]:
+        """Standard AWS SDK variables (boto3, AWS CLI v2) that point at the embedded AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS": self.avp_url,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            # Not an SDK variable: where the embedded Cognito token endpoint (client credentials) listens.
+            "AVP_MIGRATE_COGNITO_TOKEN_URL": self.oauth_token_url,
+        }
+
+    def apply_environment(self) -> None:
+        os.environ.update(self.environment())
+
+    # --- Cognito JWKS, as a token verifier would fetch it -----------------------------------------------------
+
+    def jwks_url_for_issuer(self, issuer: str) -> str | None:
+        """Map a Cognito issuer URL to where the embedded pool's JWKS is served.
+
+        On AWS the JWKS is at ``<iss>/.well-known/jwks.json``; moto serves it at
+        ``<moto>/<poolId>/.well-known/jwks.json``.
+        """
+        prefix = f"https://cognito-idp.{self.region}.amazonaws.com/"
+        if not issuer.startswith(prefix):
+            return None
+        pool_id = issuer[len(prefix):]
+        if not pool_id or "/" in pool_id or not self._user_pool_exists_by_id(pool_id):
+            return None
+        return f"{self.moto_url}/{pool_id}/.well-known/jwks.json"
+
+    def jwks_for_issuer(self, issuer: str) -> dict[str, Any] | None:
+        url = self.jwks_url_for_issuer(issuer)
+        if url is None:
+            return None
+        if url not in self._jwks_cache:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL we built
+                self._jwks_cache[url] = json.load(response)
+        return self._jwks_cache[url]
+
+    def _user_pool_exists_by_id(self, pool_id: str) -> bool:
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        region = pool_id.split("_", 1)[0]
+        return any(pool_id in backend.user_pools
+                   for (_, r), backend in _iter_backends(cognitoidp_backends) if r == region)
+
+    def _user_pool_exists(self, user_pool_arn: str) -> bool:
+        from migrate.inventory.model import parse_user_pool_arn
+
+        parsed = parse_user_pool_arn(user_pool_arn)
+        return parsed is not None and self._user_pool_exists_by_id(parsed[2])
+
+
+def _iter_backends(backend_dict: Any) -> Iterable[tuple[tuple[str, str], Any]]:
+    """(account, region) -> backend pairs that moto has already created (never creates new ones)."""
+    for account_id, per_region in list(backend_dict.items()):
+        for region, backend in list(per_region.items()):
+            yield (account_id, region), backend

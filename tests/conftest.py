@@ -1,0 +1,49 @@
+"""Shared fixtures: one embedded AWS per test session, reset before each test that uses it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from migrate.embedded import EmbeddedAws
+
+
+@pytest.fixture(scope="session")
+def _embedded_aws_session() -> Iterator[EmbeddedAws]:
+    with EmbeddedAws(port=0) as aws:
+        saved = dict(os.environ)
+        aws.apply_environment()
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            os.environ.pop(name, None)
+        try:
+            yield aws
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+@pytest.fixture
+def embedded_aws(_embedded_aws_session: EmbeddedAws) -> EmbeddedAws:
+    """The embedded AWS, empty: moto's backends and the local services are reset for each test.
+
+    The process environment points boto3 at it (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS,
+    dummy credentials, AWS_DEFAULT_REGION), exactly as `avp-migrate local up` tells a shell to.
+    """
+    _embedded_aws_session.reset()
+    from migrate.embedded.cognito_tokens import unregister_all_triggers
+
+    unregister_all_triggers()
+    return _embedded_aws_session
+
+
+@pytest.fixture
+def aws_clients(embedded_aws: EmbeddedAws):
+    """A factory for plain boto3 clients against the embedded AWS (no endpoint argument: the env decides)."""
+
+    def make(service: str):
+        return boto3.client(service, region_name=embedded_aws.region)
+
+    return make
