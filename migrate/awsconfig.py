@@ -15,6 +15,7 @@ One place decides how we talk to AWS, so that the embedded AWS and a real accoun
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,15 +88,22 @@ class AwsSession:
             return specific
         return self.target.endpoint_url
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._session.client(
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached client for ``service`` in ``region`` (default: the session's region)."""
+        region = region or self.region
+        key = f"{service}@{region}"
+        if key not in self._clients:
+            self._clients[key] = self._session.client(
                 service,
-                region_name=self.region,
+                region_name=region,
                 endpoint_url=self.endpoint_for(service),
                 config=RETRY_CONFIG,
             )
-        return self._clients[service]
+        return self._clients[key]
+
+    @property
+    def boto3_session(self) -> boto3.Session:
+        return self._session
 
 
 def describe_aws_error(exc: BaseException, *, what: str) -> UserError | None:
@@ -115,9 +123,21 @@ def describe_aws_error(exc: BaseException, *, what: str) -> UserError | None:
         return AwsAccessError(f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}", where=what)
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
-        code = error.get("Code", "Error")
+        code = str(error.get("Code", "Error"))
         message = error.get("Message") or ""
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # Some error bodies arrive as XML inside a JSON-protocol error (seen with IAM enforcement): take the
+        # code and message out of it, and never print a multi-line body.
+        xml_code, xml_message = re.search(r"<Code>([^<]+)</Code>", message), re.search(r"<Message>([^<]+)</Message>",
+                                                                                     message)
+        if xml_code:
+            code = xml_code.group(1)
+        if xml_message:
+            message = xml_message.group(1)
+        message = " ".join(message.split())
         operation = exc.operation_name
+        if status == 403 and code.isdigit():
+            code = "AccessDenied"
         if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
                     "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "InvalidSignatureException"}:
             return AwsAccessError(f"access denied calling {operation} ({code}): {message}".rstrip(": "), where=what)

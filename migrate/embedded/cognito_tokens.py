@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
+import inspect
 import json
 import threading
 import time
@@ -217,8 +219,10 @@ class TokenChanges:
                     raise TriggerFailed(f"invalid scope to add: {scope!r} (scopes cannot contain spaces)")
                 self.scopes_add.append(scope)
             self.scopes_suppress = set(access.get("scopesToSuppress") or [])
-        if "groupOverrideDetails" in details and details["groupOverrideDetails"] is not None:
-            self.group_override = details["groupOverrideDetails"]
+        if "groupOverrideDetails" in details:
+            # Present but empty or null: the groups are suppressed (developer guide: "If you return an empty or
+            # null groupOverrideDetails object, ... groups are suppressed").
+            self.group_override = details["groupOverrideDetails"] or {}
 
     @staticmethod
     def _take_claims(details: dict[str, Any], add: dict[str, Any], suppress: set[str]) -> None:
@@ -284,7 +288,9 @@ def issue_user_tokens(pool: Any, client_id: str, username: str, *, trigger_sourc
                       include_id_token: bool = True) -> tuple[str, str | None, int]:
     """Issue an (access, id, expires_in) triple for a user, running the pool's trigger once."""
     user = pool._get_user(username)
-    groups = [g.group_name for g in user.groups]
+    # moto keeps a user's groups in a set; order them as a deterministic list (by precedence, then name).
+    groups = [g.group_name for g in sorted(user.groups, key=lambda g: (
+        g.precedence is None, g.precedence if g.precedence is not None else 0, g.group_name))]
     attributes = _user_attributes(user)
     changes = _run_trigger(pool, client_id, user.username, attributes, groups, scopes, trigger_source)
     now = int(time.time())
@@ -353,15 +359,20 @@ def _run_trigger(pool: Any, client_id: str, username: str | None, attributes: di
 
 _pending: OrderedDict[tuple[str, str], str] = OrderedDict()
 _pending_lock = threading.Lock()
+# The trigger source of the sign-in being served: moto's token creation does not know whether it serves a
+# password sign-in or a refresh, so the InitiateAuth entry points set it from the auth flow.
+_trigger_source: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "trigger_source", default="TokenGeneration_Authentication")
+_REFRESH_FLOWS = {"REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"}
 
 
 def install_token_hooks() -> None:
     """Make moto's sign-in paths issue tokens through :func:`issue_user_tokens` (called by moto_gaps.install)."""
-    from moto.cognitoidp.models import CognitoIdpUserPool
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
 
     def create_access_token(self: Any, client_id: str, username: str, origin_jti: str) -> tuple[str, int]:
         access, id_token, expires = issue_user_tokens(
-            self, client_id, username, trigger_source="TokenGeneration_Authentication",
+            self, client_id, username, trigger_source=_trigger_source.get(),
             scopes=[SIGNIN_SCOPE], origin_jti=origin_jti)
         with _pending_lock:  # moto asks for the ID token next; both come from one trigger call, as in Cognito
             _pending[(self.id, origin_jti)] = id_token or ""
@@ -374,12 +385,31 @@ def install_token_hooks() -> None:
             id_token = _pending.pop((self.id, origin_jti), None)
         if not id_token:
             _, id_token, _ = issue_user_tokens(
-                self, client_id, username, trigger_source="TokenGeneration_Authentication",
+                self, client_id, username, trigger_source=_trigger_source.get(),
                 scopes=[SIGNIN_SCOPE], origin_jti=origin_jti)
         return id_token or "", ACCESS_TOKEN_LIFETIME
 
     CognitoIdpUserPool.create_access_token = create_access_token  # type: ignore[method-assign]
     CognitoIdpUserPool.create_id_token = create_id_token  # type: ignore[method-assign]
+    for name in ("initiate_auth", "admin_initiate_auth"):
+        setattr(CognitoIdpBackend, name, _with_trigger_source(getattr(CognitoIdpBackend, name)))
+
+
+def _with_trigger_source(initiate: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap moto's InitiateAuth/AdminInitiateAuth: a refresh flow is TokenGeneration_RefreshTokens."""
+
+    signature = inspect.signature(initiate)
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        auth_flow = signature.bind(self, *args, **kwargs).arguments.get("auth_flow")
+        source = "TokenGeneration_RefreshTokens" if auth_flow in _REFRESH_FLOWS else "TokenGeneration_Authentication"
+        token = _trigger_source.set(source)
+        try:
+            return initiate(self, *args, **kwargs)
+        finally:
+            _trigger_source.reset(token)
+
+    return wrapper
 
 
 # --- the OAuth 2.0 flows moto lacks -------------------------------------------------------------------------

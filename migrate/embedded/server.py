@@ -33,7 +33,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 # Dummy credentials: moto accepts any; real AWS would reject them, which is the point.
 DUMMY_ACCESS_KEY_ID = "testing"
-DUMMY_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - not a secret
+DUMMY_SECRET_ACCESS_KEY = "testing"  # not a secret: moto accepts any
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -218,7 +218,7 @@ class EmbeddedAws:
         if url is None:
             return None
         if url not in self._jwks_cache:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL we built
+            with urllib.request.urlopen(url, timeout=5) as response:  # a loopback URL we built
                 self._jwks_cache[url] = json.load(response)
         return self._jwks_cache[url]
 

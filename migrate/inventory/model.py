@@ -38,6 +38,20 @@ def claims_read_by_template(template: str) -> list[str]:
     return sorted(set(names))
 
 
+def claims_passed_to_backend(request_templates: Any, request_parameters: Any) -> list[str]:
+    """Claims an integration hands to its backend: read in request mapping templates
+    (``$context.authorizer.claims.email``) or mapped into request parameters
+    (``"integration.request.header.X": "context.authorizer.claims.email"``)."""
+    names: set[str] = set()
+    for template in (request_templates or {}).values() if isinstance(request_templates, dict) else ():
+        if isinstance(template, str):
+            names.update(claims_read_by_template(template))
+    for value in (request_parameters or {}).values() if isinstance(request_parameters, dict) else ():
+        if isinstance(value, str) and value.startswith("context.authorizer.claims"):
+            names.update(claims_read_by_template("$" + value))  # the template pattern wants the "$"
+    return sorted(names)
+
+
 # --- API Gateway -------------------------------------------------------------------------------------------
 
 
@@ -71,9 +85,10 @@ class Method:
     api_key_required: bool = False
     operation_name: str | None = None
     integration_type: str | None = None  # AWS_PROXY, HTTP_PROXY, AWS, HTTP, MOCK
-    # Claims that the integration's request mapping templates read through $context.authorizer.claims.
-    # A Lambda authorizer cannot return claims, only a flat context, so these backends change behaviour.
-    claims_in_templates: list[str] = field(default_factory=list)
+    # Claims the integration hands to the backend (mapping templates or request parameters reading
+    # context.authorizer.claims). A Lambda authorizer cannot return claims, only a flat context, so these
+    # backends change behaviour when the method moves.
+    claims_to_backend: list[str] = field(default_factory=list)
 
     @property
     def route_key(self) -> str:
@@ -83,7 +98,7 @@ class Method:
     @property
     def backend_may_read_claims(self) -> bool:
         """Proxy integrations hand the backend requestContext.authorizer.claims: it may read them."""
-        return bool(self.claims_in_templates) or self.integration_type in {"AWS_PROXY", "HTTP_PROXY"}
+        return bool(self.claims_to_backend) or self.integration_type in {"AWS_PROXY", "HTTP_PROXY"}
 
 
 @dataclass
@@ -202,6 +217,9 @@ class UserPool:
     clients: list[AppClient] = field(default_factory=list)
     pretoken_trigger: PreTokenTrigger | None = None
     pretoken_rules: RuleSet | None = None
+    # True when only the ARN is known (an offline scan of exports): groups, users, clients and the trigger
+    # were not read, so their being empty means nothing.
+    known_by_arn_only: bool = False
 
     @property
     def defined_scopes(self) -> list[str]:

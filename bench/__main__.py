@@ -1,0 +1,23 @@
+"""python -m bench [NAME ...]: run the named benchmarks (default: all) and print their figures."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ["scan_bench", "pretoken_bench"]
+
+
+def main(argv: list[str]) -> int:
+    names = argv or BENCHMARKS
+    for name in names:
+        if name not in BENCHMARKS:
+            print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+            return 1
+    for name in names:
+        importlib.import_module(f"bench.{name}").main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

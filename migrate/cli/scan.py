@@ -1,0 +1,138 @@
+"""`avp-migrate scan`: read how APIs are authorized today into an inventory snapshot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from migrate.awsconfig import AwsSession, AwsTarget
+from migrate.errors import UserError
+from migrate.inventory import Inventory, save_inventory
+from migrate.scan.progress import Progress
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    parser = verbs.add_parser(
+        "scan", parents=[common], help="read APIs, user pools and pre-token rules into an inventory snapshot",
+        description="Read API Gateway REST APIs (resources, methods, authorizers, scopes), the Cognito user pools "
+                    "their authorizers name (resource servers, groups and members, app clients, the pre-token "
+                    "trigger) and the pre-token rules into one JSON snapshot that later steps use offline. "
+                    "With --openapi, read API Gateway exports instead of an account.")
+    parser.add_argument("--out", required=True, metavar="FILE", help="where to write the snapshot (JSON)")
+    parser.add_argument("--api-id", action="append", default=[], metavar="ID",
+                        help="scan this REST API (repeatable; default: every REST API in the region)")
+    parser.add_argument("--stage", help="the stage to migrate (checked to exist)")
+    parser.add_argument("--openapi", action="append", default=[], metavar="FILE",
+                        help="read an API Gateway export (OpenAPI 3 or Swagger 2, JSON or YAML) instead of the "
+                             "account (repeatable; no AWS calls)")
+    parser.add_argument("--user-pool-arn", action="append", default=[], metavar="SCHEME=ARN",
+                        help="with --openapi: the user pool of an authorizer whose export lacks providerARNs")
+    parser.add_argument("--rules", metavar="SOURCE",
+                        help="pre-token rules when the trigger is not avp-migrate's: file:PATH, ssm:NAME or "
+                             "dynamodb:TABLE/RULESET")
+    parser.add_argument("--all-users", action="store_true",
+                        help="also read users in no group (ListUsers); default reads group members only")
+    parser.add_argument("--user-attribute", action="append", default=[], metavar="NAME",
+                        help="keep this user attribute in the snapshot (repeatable; the rules' own are kept)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a TTY)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = summarize(scan_to_file(args), args.out)
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    else:
+        print(render_summary(summary))
+    return 0
+
+
+def scan_to_file(args: argparse.Namespace) -> Inventory:
+    """Scan as the options say and write the snapshot (nothing is written when the scan fails)."""
+    inventory = _scan_exports(args) if args.openapi else _scan_account(args)
+    save_inventory(inventory, args.out)
+    return inventory
+
+
+def _scan_account(args: argparse.Namespace) -> Inventory:
+    from migrate.scan.aws import AwsScanner, ScanOptions
+
+    if args.user_pool_arn:
+        raise UserError("only meaningful with --openapi", where="--user-pool-arn")
+    session = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url))
+    options = ScanOptions(api_ids=args.api_id, stage=args.stage, rules_source=args.rules,
+                          all_users=args.all_users, user_attributes=args.user_attribute)
+    progress = Progress(enabled=False if args.no_progress else None)
+    try:
+        return AwsScanner(session, options, progress).scan()
+    finally:
+        progress.close()
+
+
+def _scan_exports(args: argparse.Namespace) -> Inventory:
+    from migrate.scan.offline import scan_exports
+
+    if args.api_id:
+        raise UserError("cannot be combined with --openapi (exports are read offline)", where="--api-id")
+    pool_arns: dict[str, str] = {}
+    for item in args.user_pool_arn:
+        scheme, sep, arn = item.partition("=")
+        if not sep or not scheme or not arn:
+            raise UserError(f"expected SCHEME=ARN, got {item!r}", where="--user-pool-arn")
+        pool_arns[scheme] = arn
+    return scan_exports([Path(p) for p in args.openapi], user_pool_arns=pool_arns, stage=args.stage,
+                        rules_source=args.rules)
+
+
+def summarize(inventory: Inventory, path: str) -> dict[str, Any]:
+    return {
+        "snapshot": str(path),
+        "format_version": inventory.format_version,
+        "apis": [
+            {"id": api.id, "name": api.name, "methods": len(api.methods),
+             "by_authorization": _count(m.authorization_type for m in api.methods),
+             "authorizers": len(api.authorizers)}
+            for api in inventory.apis
+        ],
+        "user_pools": [
+            {"id": pool.id, "name": pool.name, "scopes": len(pool.defined_scopes), "groups": len(pool.groups),
+             "users": len(pool.users), "clients": len(pool.clients),
+             "pretoken_trigger": pool.pretoken_trigger.version if pool.pretoken_trigger else None,
+             "rules": (len(pool.pretoken_rules.document.get("rules", [])) if pool.pretoken_rules else None),
+             "rules_source": pool.pretoken_rules.source if pool.pretoken_rules else None,
+             "known_by_arn_only": pool.known_by_arn_only}
+            for pool in inventory.user_pools
+        ],
+        "aws_calls": inventory.total_calls,
+        "seconds": round(sum(r.seconds for r in inventory.provenance), 2),
+        "warnings": inventory.warnings,
+    }
+
+
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    lines = [f"wrote {summary['snapshot']} (inventory format {summary['format_version']})"]
+    for api in summary["apis"]:
+        kinds = ", ".join(f"{n} {k}" for k, n in api["by_authorization"].items())
+        lines.append(f"  API {api['name']} ({api['id']}): {api['methods']} methods ({kinds}), "
+                     f"{api['authorizers']} authorizers")
+    for pool in summary["user_pools"]:
+        rules = (f"{pool['rules']} pre-token rules from {pool['rules_source']}" if pool["rules"] is not None
+                 else "no pre-token rules read")
+        trigger = f"trigger {pool['pretoken_trigger']}" if pool["pretoken_trigger"] else "no pre-token trigger"
+        if pool["known_by_arn_only"]:
+            lines.append(f"  user pool {pool['id']}: known by ARN only (offline), {rules}")
+            continue
+        lines.append(f"  user pool {pool['name']} ({pool['id']}): {pool['scopes']} scopes, {pool['groups']} groups, "
+                     f"{pool['users']} users, {pool['clients']} app clients, {trigger}, {rules}")
+    lines.append(f"  {summary['aws_calls']} AWS calls in {summary['seconds']} s")
+    lines.extend(f"  warning: {w}" for w in summary["warnings"])
+    return "\n".join(lines)
