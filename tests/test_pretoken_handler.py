@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
-import jwt
 import pytest
 
 import pretoken_lambda.handler as handler_module
@@ -30,6 +29,7 @@ from pretoken_lambda.handler import (
 )
 from pretoken_lambda.rules import CLIENT_CREDENTIALS
 from pretoken_lambda.sources import RulesSourceError
+from tests.tokens import verified_claims
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pretoken"
 RULES_FILE = FIXTURES / "rules_handler.json"
@@ -598,20 +598,6 @@ def sign_in(idp: Any, pool_id: str, client_id: str, username: str) -> dict[str, 
     )["AuthenticationResult"]
 
 
-def verified_claims(embedded_aws: Any, token: str, *, audience: str | None = None) -> dict[str, Any]:
-    """The token's claims, after checking its signature against the pool's JWKS, as a verifier would."""
-    issuer = jwt.decode(token, options={"verify_signature": False})["iss"]
-    jwks = embedded_aws.jwks_for_issuer(issuer)
-    assert jwks is not None
-    key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]
-    return jwt.decode(
-        token,
-        key,
-        algorithms=["RS256"],
-        issuer=issuer,
-        audience=audience,
-        options={"verify_aud": audience is not None},
-    )
 
 
 E2E_RULES = {

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-
 PASSWORD = "Test-Passw0rd!"
 
 
@@ -56,9 +54,6 @@ def sign_in(idp: Any, pool: Pool, username: str, client: str = "app") -> dict[st
     return result["AuthenticationResult"]
 
 
-def verified_claims(embedded_aws: Any, token: str) -> dict[str, Any]:
+def verified_claims(embedded_aws: Any, token: str, *, audience: str | None = None) -> dict[str, Any]:
     """Decode a token only after checking its RS256 signature against the pool's JWKS, as a verifier would."""
-    issuer = jwt.decode(token, options={"verify_signature": False})["iss"]
-    jwks = jwt.PyJWKSet.from_dict(embedded_aws.jwks_for_issuer(issuer))
-    key = jwks[jwt.get_unverified_header(token)["kid"]]
-    return jwt.decode(token, key.key, algorithms=["RS256"], options={"verify_aud": False}, issuer=issuer)
+    return embedded_aws.verified_claims(token, audience=audience)

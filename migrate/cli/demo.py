@@ -13,15 +13,17 @@ from migrate.errors import UserError
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser = verbs.add_parser(
-        "demo", parents=[common], help="run the demo migration end to end on the embedded AWS",
+        "demo", help="run the demo migration end to end on the embedded AWS",
         description="Start the embedded AWS, seed the demo account (API MyApi, its user pool, pre-token rules) "
                     "and run every step of the migration that exists so far, writing outputs to --out.")
+    parser.add_argument("--region", default=argparse.SUPPRESS, help="region of the embedded AWS (default us-east-1)")
     parser.add_argument("--out", default="demo-output", metavar="DIR",
                         help="directory for the demo's outputs (default: ./demo-output; replaced if it exists)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_account_options(args, "demo")
     from migrate.cli import scan as scan_cli
     from migrate.embedded import EmbeddedAws
     from migrate.embedded.seed import seed_demo
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                 endpoint_url=None, format="text")
             inventory = scan_cli.scan_to_file(scan_args)
             _step(3, "scan", scan_cli.render_summary(scan_cli.summarize(inventory, str(inventory_path))).splitlines())
+            _step(4, "tokens the demo pool issues today (pre-token trigger applied, signatures verified)",
+                  _token_scopes(aws, account))
         finally:
             os.environ.clear()
             os.environ.update(saved_environment)
@@ -60,6 +64,35 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {inventory_path}  the inventory snapshot (scan)")
     print("next steps, once they land: plan, verify, deploy --mode shadow, report shadow, cutover")
     return 0
+
+
+def _token_scopes(aws: Any, account: Any) -> list[str]:
+    """Each demo user's access-token scopes after sign-in, and the machine client's: what the scope regime sees."""
+    import boto3
+
+    from migrate.embedded.seed import DEMO
+
+    idp = boto3.client("cognito-idp", region_name=account.region)
+    lines = []
+    for user in DEMO.users:
+        result = idp.admin_initiate_auth(
+            UserPoolId=account.user_pool_id, ClientId=account.client_ids["mobile"],
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": user.username, "PASSWORD": account.password})["AuthenticationResult"]
+        scopes = aws.verified_claims(result["AccessToken"])["scope"].split()
+        groups = ", ".join(user.groups) or "no group"
+        lines.append(f"{user.username:<6} ({groups}): {' '.join(s for s in scopes if s.startswith('MyApi/'))}")
+    machine = aws.tokens.client_credentials_token(account.client_ids["reporting-service"],
+                                                  account.client_secrets["reporting-service"])
+    lines.append(f"reporting-service (client credentials): {aws.verified_claims(machine['access_token'])['scope']}")
+    return lines
+
+
+def refuse_account_options(args: argparse.Namespace, verb: str) -> None:
+    """The demo and `local up` run their own embedded AWS: options that pick an account make no sense there."""
+    for option, value in (("--profile", args.profile), ("--endpoint-url", args.endpoint_url)):
+        if value:
+            raise UserError(f"{verb} runs its own embedded AWS; {option} does not apply", where=option)
 
 
 def _step(number: int, title: str, lines: list[str]) -> None:

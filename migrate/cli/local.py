@@ -18,11 +18,12 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                     "(Verified Permissions, the Cognito token endpoint) on 127.0.0.1.")
     actions = parser.add_subparsers(dest="local_action", metavar="ACTION", required=True)
     up = actions.add_parser(
-        "up", parents=[common], help="start the embedded AWS and print the environment that points at it",
+        "up", help="start the embedded AWS and print the environment that points at it",
         description="Start moto's server on --port and the local services on --port + 1, print `export` lines "
-                    "for the standard AWS SDK variables, and run until interrupted (Ctrl-C). "
-                    "Use:  eval \"$(avp-migrate local up --seed demo | head -n 8)\" in another shell, or copy "
-                    "the lines.")
+                    "for the standard AWS SDK variables, and run until interrupted (Ctrl-C). For example: "
+                    "`avp-migrate local up --seed demo > local.env &` then `. <(grep ^export local.env)` in the "
+                    "shell that should use it.")
+    up.add_argument("--region", default=argparse.SUPPRESS, help="region of the embedded AWS (default us-east-1)")
     up.add_argument("--port", type=int, default=DEFAULT_PORT,
                     help=f"port for moto (default {DEFAULT_PORT}); the local services use port + 1")
     up.add_argument("--seed", choices=["demo"], help="create the demo account (API MyApi, its user pool, ...)")
@@ -30,8 +31,10 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_up(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
+    from migrate.cli.demo import refuse_account_options
     from migrate.embedded import EmbeddedAws
 
+    refuse_account_options(args, "local up")
     region = args.region or "us-east-1"
     with EmbeddedAws(port=args.port, region=region) as aws:
         for name, value in aws.environment().items():

@@ -222,6 +222,19 @@ class EmbeddedAws:
                 self._jwks_cache[url] = json.load(response)
         return self._jwks_cache[url]
 
+    def verified_claims(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+        """A token's claims, only after its RS256 signature verifies against the issuing pool's JWKS (as any
+        verifier would check it); ``audience`` also checks ``aud`` (ID tokens). Raises PyJWT's errors."""
+        import jwt
+
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss", "")
+        jwks = self.jwks_for_issuer(issuer)
+        if jwks is None:
+            raise jwt.InvalidIssuerError(f"no embedded user pool issues {issuer!r}")
+        key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token).get("kid")]
+        return jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer, audience=audience,
+                          options={"verify_aud": audience is not None})
+
     def _user_pool_exists_by_id(self, pool_id: str) -> bool:
         from moto.cognitoidp.models import cognitoidp_backends
 
