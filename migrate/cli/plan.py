@@ -1,0 +1,65 @@
+"""`avp-migrate plan`: the Cedar schema, policies, authorizer config and the migration plan report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from migrate.inventory import load_inventory
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    parser = verbs.add_parser(
+        "plan", parents=[common], help="translate an inventory to Cedar and write the migration plan",
+        description="Translate the scope regime of one API in an inventory snapshot to a Cedar schema, "
+                    "group-based policies and an authorizer configuration; check them with the Cedar engine against "
+                    "today's behaviour; write everything, with the migration plan report, to --out. Offline.")
+    parser.add_argument("inventory", metavar="INVENTORY", help="the snapshot `avp-migrate scan` wrote")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the plan folder (replaced if it holds a plan)")
+    parser.add_argument("--api-id", help="the API to plan, when the snapshot holds several")
+    parser.add_argument("--user-pool", metavar="POOL_ID",
+                        help="the user pool to plan, when the API's methods use several (one policy store each)")
+    parser.add_argument("--layout", choices=["scopes", "groups"], default="scopes",
+                        help="scopes (default): one policy per rule over scope action groups; groups: the AVP "
+                             "console's layout, one policy per group listing its actions")
+    parser.add_argument("--tighten", action="store_true",
+                        help="drop the access app clients give any user through the hosted UI (latent exposure); "
+                             "the plan then names who loses what")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from migrate.plan import check, write_plan
+    from migrate.translate import translate
+
+    inventory = load_inventory(args.inventory)
+    translation = translate(inventory, api_id=args.api_id, pool_id=args.user_pool, layout=args.layout,
+                            tighten=args.tighten)
+    result = check(translation)
+    document = write_plan(translation, result, args.out, inventory=inventory, inventory_path=args.inventory)
+    if args.format == "json":
+        print(json.dumps({"plan": args.out, "summary": document["summary"], "equivalence": document["equivalence"],
+                          "findings": len(document["findings"]), "policies": len(document["policies"])}, indent=2))
+    else:
+        print(render(document, args.out))
+    return 0
+
+
+def render(document: dict[str, Any], out: str) -> str:
+    summary, eq = document["summary"], document["equivalence"]
+    verdict = "equivalent" if eq["equivalent"] else f"{len(document['differences'])} differences"
+    lines = [f"wrote plan for API {document['api']['name']} ({document['api']['id']}), user pool "
+             f"{document['user_pool']['id']} to {out}/",
+             f"  {len(document['policies'])} Cedar policies ({document['layout']} layout), namespace "
+             f"{document['namespace']}; schema, authorizer-config.json, cloudformation.json, report.md, report.html",
+             "  endpoints: " + ", ".join(f"{n} {status}" for status, n in summary.items()),
+             f"  equivalence: {verdict}"
+             f" ({eq['classes']} principal classes x {eq['routes']} routes, {eq['decisions']} Cedar decisions in "
+             f"{eq['seconds']} s)"]
+    for finding in document["findings"]:
+        if finding["severity"] != "info":
+            lines.append(f"  {finding['severity']}: {finding['message']}")
+    lines.append(f"  report: {out}/report.md, {out}/report.html")
+    lines += [f"  next: {step.replace('PLAN_DIR', out)}" for step in document["next_steps"]]
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""`avp-migrate plan`: translate, check, and write the plan folder.
+
+The plan folder (all written at once: a failed plan leaves nothing behind)::
+
+    schema.json             Cedar JSON schema (what AVP's PutSchema and CloudFormation take)
+    schema.cedarschema      the same in Cedar's schema syntax, for people
+    policies/NNN-*.cedar    one policy per file, formatted, annotated (@id, @kind, @rule, @scopes)
+    authorizer-config.json  per route: Cedar actions, required scopes, token type today, initial mode "scope"
+    cloudformation.json     the AVP resources: policy store (STRICT), schema, identity source, policies
+    plan.json               everything the reports need (format below), machine-readable
+    report.md / report.html / routes.csv / report.json   the migration plan report (reports/)
+
+``plan.json`` (format_version 1): ``api``, ``user_pool``, ``namespace``, ``layout``, ``tighten``, ``inventory``
+(path, created_at), ``summary`` (routes by status), ``routes[]`` (route, authorization_type, scopes, token_use,
+actions, status, reasons, today/after: principal classes with examples, policies, backend_claims),
+``principal_classes[]``, ``findings[]``, ``differences[]``, ``token_mismatches[]``, ``quotas[]``,
+``equivalence`` (equivalent, decisions, seconds), ``next_steps[]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from migrate import __version__
+from migrate.equivalence import Checker, EquivalenceResult
+from migrate.errors import UserError
+from migrate.inventory.model import Inventory
+from migrate.translate import Translation
+from migrate.translate.cloudformation import template
+from migrate.translate.render import file_name, policy_set_text
+from migrate.translate.schema import schema_json
+
+PLAN_FORMAT_VERSION = 1
+MARKER = "plan.json"
+
+
+def check(translation: Translation, *, indexed: bool = True) -> EquivalenceResult:
+    return Checker(translation.regime, translation.routes, namespace=translation.namespace,
+                   schema=translation.schema, policies_text=policy_set_text(translation.policies),
+                   indexed=indexed).run()
+
+
+def plan_document(translation: Translation, result: EquivalenceResult, *, inventory: Inventory,
+                  inventory_path: str) -> dict[str, Any]:
+    classes = {c.key: c for c in result.classes}
+
+    def who(keys: set[str]) -> list[dict[str, Any]]:
+        return [{"key": k, "label": classes[k].label, "examples": list(classes[k].examples)}
+                for k in sorted(keys, key=lambda k: classes[k].label)]
+
+    differences_by_route: dict[str, list[Any]] = {}
+    for diff in result.differences:
+        differences_by_route.setdefault(diff.route, []).append(diff)
+    routes = []
+    for route in translation.routes:
+        findings = [f for f in translation.findings if route.route in f.routes and f.severity != "info"]
+        diffs = differences_by_route.get(route.route, [])
+        status, reasons = _status(route, findings, diffs, translation.tighten)
+        routes.append({
+            "route": route.route, "authorization_type": route.authorization_type, "scopes": list(route.scopes),
+            "token_use": route.token_use, "actions": route.actions, "migrated": route.migrated,
+            "status": status, "reasons": reasons,
+            "today": who(result.today.get(route.route, set())) if route.migrated else [],
+            "after": who(result.after.get(route.route, set())) if route.migrated else [],
+            "policies": sorted(result.policies.get(route.route, set())),
+            "backend_claims": list(route.backend_reads_claims),
+        })
+    summary: dict[str, int] = {"exact": 0, "needs review": 0, "blocked": 0, "unchanged": 0}
+    for route in routes:
+        summary[route["status"]] += 1
+    api, pool = translation.api, translation.pool
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "tool_version": __version__,
+        "api": {"id": api.id, "name": api.name, "stage": api.stage},
+        "user_pool": {"id": pool.id, "arn": pool.arn, "name": pool.name},
+        "namespace": translation.namespace,
+        "layout": translation.layout,
+        "tighten": translation.tighten,
+        "inventory": {"path": inventory_path, "created_at": inventory.created_at},
+        "summary": summary,
+        "routes": routes,
+        "principal_classes": [{"key": c.key, "kind": c.kind, "label": c.label, "examples": list(c.examples)}
+                              for c in result.classes],
+        "policies": [{"id": p.policy_id, "file": f"policies/{file_name(i + 1, p.policy_id)}", "kind": p.kind,
+                      "rule": p.rule_id, "scopes": list(p.scopes), "bytes": p.size}
+                     for i, p in enumerate(translation.policies)],
+        "findings": [{"code": f.code, "severity": f.severity, "message": f.message, "routes": list(f.routes),
+                      "detail": f.detail} for f in translation.findings],
+        "differences": [asdict(d) for d in result.differences],
+        "token_mismatches": [asdict(m) for m in result.token_mismatches],
+        "quotas": [{"name": q.name, "used": q.used, "limit": q.limit} for q in translation.quotas],
+        "equivalence": {"equivalent": result.equivalent, "decisions": result.decisions,
+                        "requests": result.requests, "seconds": round(result.seconds, 3),
+                        "classes": len(result.classes), "routes": len(result.routes)},
+        "next_steps": _next_steps(translation, result, inventory_path),
+    }
+
+
+def _status(route: Any, findings: list[Any], diffs: list[Any], tighten: bool) -> tuple[str, list[str]]:
+    if not route.migrated:
+        return "unchanged", [route.why_not_migrated]
+    reasons = []
+    blocked = [f for f in findings if f.severity == "blocking"]
+    reasons += [f.message for f in blocked]
+    tightened = {d for d in diffs if tighten and d.direction == "loses"}
+    for diff in diffs:
+        examples = f" (e.g. {', '.join(diff.examples[:3])})" if diff.examples else ""
+        reasons.append(f"{diff.principal_label}{examples} {diff.direction} {diff.verb}"
+                       + (" (tightened)" if diff in tightened else ""))
+    reasons += [f.message for f in findings if f.severity == "review"]
+    if blocked or any(d not in tightened for d in diffs):
+        return "blocked", reasons
+    if tightened or any(f.severity == "review" for f in findings):
+        return "needs review", reasons
+    return "exact", reasons
+
+
+def _next_steps(translation: Translation, result: EquivalenceResult, inventory_path: str) -> list[str]:
+    steps = [f"avp-migrate verify {inventory_path} --plan PLAN_DIR"]
+    if not result.equivalent and not translation.tighten:
+        steps.insert(0, "review the differences above: fix the pre-token rules or the policies, then plan again")
+    steps.append("avp-migrate deploy --plan PLAN_DIR --mode shadow --dry-run")
+    return steps
+
+
+def write_plan(translation: Translation, result: EquivalenceResult, out: str | os.PathLike[str], *,
+               inventory: Inventory, inventory_path: str) -> dict[str, Any]:
+    """Write every output into a fresh temporary folder, then put it in place of ``out`` in one rename."""
+    target = Path(out)
+    if target.exists() and not (target / MARKER).exists() and any(target.iterdir()):
+        raise UserError("exists, is not empty and holds no plan; choose another --out", where=str(target))
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"directory does not exist: {parent}", where=str(target))
+    document = plan_document(translation, result, inventory=inventory, inventory_path=inventory_path)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    try:
+        (staging / "policies").mkdir()
+        (staging / "schema.json").write_text(translation.schema_text, encoding="utf-8")
+        (staging / "schema.cedarschema").write_text(
+            str(cedarpy.Schema.from_json_str(schema_json(translation.schema, compact=True))) + "\n", encoding="utf-8")
+        for index, policy in enumerate(translation.policies, start=1):
+            (staging / "policies" / file_name(index, policy.policy_id)).write_text(policy.text, encoding="utf-8")
+        (staging / "authorizer-config.json").write_text(translation.authorizer_config().to_json(), encoding="utf-8")
+        (staging / "cloudformation.json").write_text(json.dumps(template(translation), indent=2) + "\n",
+                                                     encoding="utf-8")
+        from reports.plan_report import write_plan_report
+
+        write_plan_report(document, staging)
+        (staging / MARKER).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if target.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
+            backup.rmdir()
+            target.rename(backup)
+            staging.rename(target)
+            shutil.rmtree(backup)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return document

@@ -1,0 +1,239 @@
+"""Translate one API's scope regime to a Cedar schema, group-based policies and an authorizer configuration.
+
+Pure: reads the inventory snapshot, makes no AWS call. :func:`translate` is the entry point; see
+:mod:`migrate.translate.grants` for how rules become grants, :mod:`migrate.translate.schema` for the schema and
+:mod:`migrate.translate.render` for the policy text and quotas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from authorizer.config import AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig
+from authorizer.routes import action_id, route_key, verbs_of
+from migrate.cedar_text import namespace_for
+from migrate.errors import UserError
+from migrate.inventory.model import Inventory, Method, RestApi, UserPool, parse_user_pool_arn
+from migrate.regime import PoolRegime, expected_token_use
+from migrate.translate.grants import GrantBuilder
+from migrate.translate.model import CedarPolicy, Finding, Grant, QuotaUsage, RoutePlan
+from migrate.translate.render import (
+    NO_RESOURCE_BUCKET_BYTES,
+    POLICY_MAX_BYTES,
+    SCHEMA_MAX_BYTES,
+    Names,
+    render,
+    validate,
+)
+from migrate.translate.schema import build_schema, schema_json
+
+LAYOUTS = ("scopes", "groups")
+
+
+@dataclass
+class Translation:
+    api: RestApi
+    pool: UserPool
+    regime: PoolRegime
+    namespace: str
+    layout: str
+    tighten: bool
+    routes: list[RoutePlan]
+    grants: list[Grant]
+    policies: list[CedarPolicy]
+    schema: dict[str, Any]
+    findings: list[Finding]
+    quotas: list[QuotaUsage] = field(default_factory=list)
+
+    @property
+    def schema_text(self) -> str:
+        return schema_json(self.schema)
+
+    @property
+    def migrated_routes(self) -> list[RoutePlan]:
+        return [r for r in self.routes if r.migrated]
+
+    def authorizer_config(self) -> AuthorizerConfig:
+        ns = self.namespace
+        client_ids = tuple(sorted(f.client_id for f in self.regime.user_flows if f.client_id))
+        return AuthorizerConfig(
+            api_id=self.api.id, api_name=self.api.name, stage=self.api.stage, namespace=ns,
+            entity_types=EntityTypes(user=f"{ns}::User", group=f"{ns}::UserGroup", client=f"{ns}::Client",
+                                     resource=f"{ns}::Application", action=f"{ns}::Action"),
+            resource_id=ns,
+            user_pools=(PoolConfig(id=self.pool.id, issuer=issuer(self.pool), client_ids=client_ids),),
+            machine_clients=tuple(f.client_id for f in self.regime.machine_flows),
+            routes={r.route: RouteConfig(actions=dict(r.actions), scopes=r.scopes,
+                                         token_use=r.token_use or "access", initial_mode="scope",
+                                         machine_to_machine=r.route in self.machine_routes)
+                    for r in self.migrated_routes},
+        )
+
+    @property
+    def machine_routes(self) -> set[str]:
+        scopes = {s for g in self.grants if g.kind == "machine-to-machine" for s in g.scopes}
+        return {r.route for r in self.migrated_routes if scopes & set(r.scopes)}
+
+
+def issuer(pool: UserPool) -> str:
+    region = pool.region or (parse_user_pool_arn(pool.arn) or ("",))[0] or pool.id.split("_", 1)[0]
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool.id}"
+
+
+def select_api(inventory: Inventory, api_id: str | None) -> RestApi:
+    if api_id is not None:
+        for api in inventory.apis:
+            if api.id == api_id:
+                return api
+        raise UserError(f"no API {api_id!r} in the snapshot (it has: "
+                        f"{', '.join(a.id for a in inventory.apis) or 'none'})", where="--api-id")
+    if len(inventory.apis) == 1:
+        return inventory.apis[0]
+    if not inventory.apis:
+        raise UserError("the snapshot holds no API")
+    listed = ", ".join(f"{a.id} ({a.name})" for a in inventory.apis)
+    raise UserError(f"the snapshot holds {len(inventory.apis)} APIs; choose one with --api-id: {listed}")
+
+
+def _route_plan(api: RestApi, method: Method, pool_id: str) -> RoutePlan:
+    key = route_key(method.http_method, method.path)
+    common = {"route": key, "method_path": method.path, "http_method": method.http_method,
+              "authorization_type": method.authorization_type, "scopes": tuple(method.authorization_scopes),
+              "authorizer_id": method.authorizer_id, "backend_reads_claims": tuple(method.claims_to_backend),
+              "proxy_integration": method.integration_type in {"AWS_PROXY", "HTTP_PROXY"}}
+    if method.authorization_type == "NONE":
+        return RoutePlan(**common, token_use=None, actions={}, migrated=False, why_not_migrated="public (NONE)")
+    if method.authorization_type != "COGNITO_USER_POOLS":
+        kind = "IAM" if method.authorization_type == "AWS_IAM" else "Lambda authorizer"
+        return RoutePlan(**common, token_use=None, actions={}, migrated=False,
+                         why_not_migrated=f"{kind} ({method.authorization_type}): not an OAuth-scope method")
+    authorizer = api.authorizer(method.authorizer_id)
+    pools = authorizer.user_pool_ids if authorizer else []
+    if pools != [pool_id]:
+        reason = (f"its Cognito authorizer names user pools {', '.join(pools) or 'none'}; this plan is for {pool_id}"
+                  if pool_id not in pools else
+                  f"its Cognito authorizer accepts tokens from {len(pools)} user pools ({', '.join(pools)}); AVP "
+                  "allows one identity source per policy store")
+        return RoutePlan(**common, token_use=None, actions={}, migrated=False, why_not_migrated=reason)
+    actions = {verb: action_id(verb, method.path) for verb in verbs_of(method.http_method)}
+    return RoutePlan(**common, token_use=expected_token_use(method), actions=actions, migrated=True)
+
+
+def _choose_pool(inventory: Inventory, api: RestApi, pool_id: str | None) -> str:
+    pools: dict[str, list[str]] = {}
+    for method in api.methods:
+        if method.authorization_type == "COGNITO_USER_POOLS":
+            authorizer = api.authorizer(method.authorizer_id)
+            for pool in (authorizer.user_pool_ids if authorizer else []):
+                pools.setdefault(pool, []).append(route_key(method.http_method, method.path))
+    if pool_id is not None:
+        if pool_id not in pools:
+            raise UserError(f"API {api.id} has no Cognito method of user pool {pool_id!r} "
+                            f"(its pools: {', '.join(pools) or 'none'})", where="--user-pool")
+        return pool_id
+    if not pools:
+        raise UserError(f"API {api.id} ({api.name}) has no method with a Cognito user pool authorizer that names a "
+                        "pool: nothing to migrate (for an export without providerARNs, rescan with --user-pool-arn)")
+    if len(pools) > 1:
+        listed = "; ".join(f"{p}: {len(r)} methods" for p, r in pools.items())
+        raise UserError(f"API {api.id} ({api.name}) authorizes with {len(pools)} user pools ({listed}); AVP allows one "
+                        "identity source per policy store, so plan one store per pool with --user-pool POOL_ID")
+    return next(iter(pools))
+
+
+def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str | None = None,
+              layout: str = "scopes", tighten: bool = False) -> Translation:
+    if layout not in LAYOUTS:
+        raise UserError(f"unknown layout {layout!r} (choose {' or '.join(LAYOUTS)})", where="--layout")
+    api = select_api(inventory, api_id)
+    chosen = _choose_pool(inventory, api, pool_id)
+    pool = inventory.user_pool(chosen)
+    if pool is None:
+        arn = next((a for auth in api.authorizers for a in auth.provider_arns
+                    if (parse_user_pool_arn(a) or ("", "", ""))[2] == chosen), chosen)
+        pool = UserPool(id=chosen, arn=arn, known_by_arn_only=True)
+    namespace = namespace_for(api.name)
+    routes = [_route_plan(api, m, chosen) for m in api.methods]
+    regime = PoolRegime.from_pool(pool)
+    grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
+    if pool.known_by_arn_only:
+        findings.insert(0, Finding(
+            "pool-unknown", "blocking", f"user pool {pool.id} is known by ARN only (offline scan): its groups, users, "
+            "app clients and pre-token rules are unknown, so who can call what cannot be computed; scan the account",
+            routes=tuple(r.route for r in routes if r.migrated)))
+
+    scope_groups = {s for g in grants for s in g.scopes} if layout == "scopes" else set()
+    machine_scopes = {s for g in grants if g.kind == "machine-to-machine" for s in g.scopes}
+    # context.token is declared when a policy reads it, and whenever a client-credentials client calls: the
+    # authorizer sends its token's claims as context.token with IsAuthorized.
+    token_context = any(g.client_ids or g.require_scope_in_token for g in grants) or bool(machine_scopes)
+    client_actions = {a for r in routes if r.migrated and machine_scopes & set(r.scopes) for a in r.actions.values()}
+    schema = build_schema(namespace, routes, scope_groups=scope_groups, token_context=token_context,
+                          client_actions=client_actions)
+    names = Names(namespace, pool.id)
+    policies = render(grants, routes, names, layout=layout)
+    translation = Translation(api=api, pool=pool, regime=regime, namespace=namespace, layout=layout,
+                              tighten=tighten, routes=routes, grants=grants, policies=policies, schema=schema,
+                              findings=findings)
+    _check(translation)
+    translation.findings.extend(_route_findings(translation))
+    return translation
+
+
+def _check(translation: Translation) -> None:
+    """Strict validation and quotas: fail naming the problem rather than write a plan AVP would refuse."""
+    errors = validate(translation.policies, translation.schema_text)
+    if errors:
+        raise UserError(f"the generated policies fail strict validation against the generated schema: {errors[0]}"
+                        + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    largest = max((p.size for p in translation.policies), default=0)
+    bucket = sum(p.size for p in translation.policies)
+    schema_size = len(schema_json(translation.schema, compact=True).encode())
+    translation.quotas = [
+        QuotaUsage("largest policy statement (bytes)", largest, POLICY_MAX_BYTES),
+        QuotaUsage("policies with no resource in scope (bytes, one bucket)", bucket, NO_RESOURCE_BUCKET_BYTES),
+        QuotaUsage("schema (bytes)", schema_size, SCHEMA_MAX_BYTES),
+    ]
+    for quota in translation.quotas:
+        if not quota.fits:
+            hint = " (the scopes layout is smaller: --layout scopes)" if translation.layout == "groups" else ""
+            raise UserError(f"AVP quota exceeded: {quota.name} is {quota.used:,}, the limit is {quota.limit:,}{hint}")
+
+
+def _route_findings(translation: Translation) -> list[Finding]:
+    findings: list[Finding] = []
+    pool = translation.pool
+    used = {s for r in translation.migrated_routes for s in r.scopes}
+    granted = {s for cls in translation.regime.classes for t in translation.regime.tokens(cls) for s in t.scopes}
+    defined = set(pool.defined_scopes)
+    unused = sorted(defined - used)
+    if unused:
+        findings.append(Finding("dead-scope", "info", f"scopes no method requires: {', '.join(unused)}",
+                                detail={"scopes": unused, "why": "required by no method"}))
+    if not pool.known_by_arn_only and translation.regime.rules_known:
+        ungranted = sorted(used - granted)
+        if ungranted:
+            findings.append(Finding(
+                "dead-scope", "review", f"scopes methods require that no user or client can obtain: "
+                f"{', '.join(ungranted)}", routes=tuple(r.route for r in translation.migrated_routes
+                                                       if set(r.scopes) <= set(ungranted) and r.scopes),
+                detail={"scopes": ungranted, "why": "granted by no rule or client"}))
+    claims = [r for r in translation.migrated_routes if r.backend_reads_claims]
+    if claims:
+        findings.append(Finding(
+            "claims-backend", "review", "integrations that read $context.authorizer.claims: a Lambda authorizer "
+            "returns a flat context instead (authorizer.sub, authorizer.groups, ...), so these backends must change",
+            routes=tuple(r.route for r in claims),
+            detail={"claims": {r.route: list(r.backend_reads_claims) for r in claims}}))
+    proxies = [r for r in translation.migrated_routes if r.proxy_integration and not r.backend_reads_claims]
+    if proxies:
+        findings.append(Finding(
+            "claims-backend", "info", "proxy integrations receive requestContext.authorizer: check whether their "
+            "code reads authorizer.claims", routes=tuple(r.route for r in proxies)))
+    skipped = [r for r in translation.routes if not r.migrated]
+    if skipped:
+        findings.append(Finding("not-migrated", "info", "methods left as they are: "
+                                + "; ".join(f"{r.route} ({r.why_not_migrated})" for r in skipped),
+                                routes=tuple(r.route for r in skipped)))
+    return findings

@@ -1,0 +1,210 @@
+"""Grants to Cedar policy text, in one of two layouts, within AVP's size quotas.
+
+* ``scopes`` (default): one policy per grant, its actions the scope action groups
+  (``action in [MyApi::Action::"MyApi/pets.read"]``): small policies that read like the pre-token rules they
+  come from, and a schema change (a new method) needs no policy change.
+* ``groups``: the console's layout, one policy per principal listing its actions
+  (``action in [MyApi::Action::"get /pets", ...]``).
+
+Every policy carries annotations naming where it came from: ``@id`` (unique, also the file name),
+``@rule`` (the pre-token rule), ``@scopes``, ``@kind``. Annotations never change evaluation.
+
+Quotas (AVP user guide, "Quotas"): a policy statement is at most 10,000 bytes (longer ones are split by action
+list); policies whose scope names no resource share one 200,000-byte bucket (all of ours: ``resource`` is left
+open, as the console writes it); a schema is at most 100,000 bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cedarpy
+
+from migrate.cedar_text import annotation, entity, string_literal
+from migrate.translate.model import CedarPolicy, Grant, RoutePlan
+
+POLICY_MAX_BYTES = 10_000
+NO_RESOURCE_BUCKET_BYTES = 200_000
+SCHEMA_MAX_BYTES = 100_000
+DESCRIPTION_MAX = 150  # AVP StaticPolicyDefinition.description (botocore model)
+
+
+@dataclass(frozen=True)
+class Names:
+    namespace: str
+    pool_id: str
+
+    def user(self, sub: str) -> str:
+        return entity(f"{self.namespace}::User", f"{self.pool_id}|{sub}")
+
+    def group(self, name: str) -> str:
+        return entity(f"{self.namespace}::UserGroup", f"{self.pool_id}|{name}")
+
+    def client(self, client_id: str) -> str:
+        return entity(f"{self.namespace}::Client", client_id)
+
+    def action(self, action_id: str) -> str:
+        return entity(f"{self.namespace}::Action", action_id)
+
+
+def _principal(grant: Grant, names: Names) -> str:
+    ref = grant.principal
+    if ref.kind == "group":
+        return f"principal in {names.group(ref.value)}"
+    if ref.kind == "user":
+        return f"principal == {names.user(ref.value)}"
+    if ref.kind == "client":
+        return f"principal == {names.client(ref.value)}"
+    return f"principal is {names.namespace}::User"
+
+
+def _conditions(grant: Grant, names: Names) -> tuple[list[str], list[str]]:
+    when = [f"principal in {names.group(g)}" for g in grant.also_in_groups]
+    if grant.client_ids or grant.require_scope_in_token:
+        token = ["context has token"]
+        if grant.client_ids:
+            listed = ", ".join(string_literal(c) for c in grant.client_ids)
+            token += ["context.token has client_id", f"[{listed}].contains(context.token.client_id)"]
+        if grant.require_scope_in_token:
+            listed = ", ".join(string_literal(s) for s in grant.scopes)
+            token += ["context.token has scope", f"context.token.scope.containsAny([{listed}])"]
+        when.append(" && ".join(token))
+    unless = [f"principal in {names.group(g)}" for g in grant.unless_groups]
+    unless += [f"principal == {names.user(u)}" for u in grant.unless_users]
+    return when, unless
+
+
+def _statement(annotations: list[tuple[str, str]], principal: str, actions: list[str], when: list[str],
+               unless: list[str]) -> str:
+    head = "\n".join(annotation(k, v) for k, v in annotations if v)
+    body = f"permit (\n  {principal},\n  action in [{', '.join(actions)}],\n  resource\n)"
+    if when:
+        body += " when { " + " && ".join(f"({c})" if " || " in c else c for c in when) + " }"
+    if unless:
+        body += " unless { " + " || ".join(unless) + " }"
+    return f"{head}\n{body};"
+
+
+def _grant_label(grant: Grant) -> str:
+    ref = grant.principal
+    who = {"group": f"group {ref.label}", "user": f"user {ref.label}", "client": f"client {ref.label or ref.value}",
+           "any-user": "any user"}[ref.kind]
+    if grant.kind == "pretoken-rule":
+        return f"rule {grant.rule_id}: {who}"
+    if grant.kind == "hosted-ui-exposure":
+        return f"{grant.note}: {grant.scopes[0]}"
+    if grant.kind == "machine-to-machine":
+        return f"machine: {who}"
+    return "ID-token routes: any user"
+
+
+def _unique(label: str, used: set[str]) -> str:
+    candidate, n = label, 2
+    while candidate in used:
+        candidate, n = f"{label} #{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def render(grants: list[Grant], routes: list[RoutePlan], names: Names, *, layout: str) -> list[CedarPolicy]:
+    """Cedar policies for ``grants``; statements over 10,000 bytes are split by their action lists."""
+    scope_actions: dict[str, list[str]] = {}
+    for route in routes:
+        if route.migrated:
+            for scope in route.scopes:
+                scope_actions.setdefault(scope, []).extend(route.actions.values())
+    used: set[str] = set()
+    policies: list[CedarPolicy] = []
+    items = _merged_by_principal(grants) if layout == "groups" else [(g, [g]) for g in grants]
+    for head, members in items:
+        if layout == "groups":
+            action_ids = sorted({a for g in members for s in g.scopes for a in scope_actions.get(s, [])}
+                                | {a for g in members for a in g.actions})
+        else:
+            action_ids = list(head.scopes) + list(head.actions)
+        if not action_ids:
+            continue
+        rules = sorted({g.rule_id for g in members if g.rule_id})
+        scopes = sorted({s for g in members for s in g.scopes})
+        label = _grant_label(head) if layout == "scopes" else _merged_label(head, rules)
+        when, unless = _conditions(head, names)
+        chunks = _chunks([names.action(a) for a in action_ids], head, names, when, unless)
+        for index, chunk in enumerate(chunks):
+            policy_id = _unique(label if len(chunks) == 1 else f"{label} (part {index + 1})", used)
+            text = _statement([("id", policy_id), ("kind", head.kind), ("rule", " ".join(rules)),
+                               ("scopes", " ".join(scopes)), ("note", head.note)],
+                              _principal(head, names), chunk, when, unless)
+            policies.append(CedarPolicy(policy_id=policy_id, text=format_policy(text), kind=head.kind,
+                                        rule_id=" ".join(rules), scopes=tuple(scopes),
+                                        description=policy_id[:DESCRIPTION_MAX]))
+    return policies
+
+
+def _merged_by_principal(grants: list[Grant]) -> list[tuple[Grant, list[Grant]]]:
+    """The console layout: grants with the same principal and conditions become one policy."""
+    merged: dict[tuple, list[Grant]] = {}
+    for grant in grants:
+        key = (grant.principal, grant.also_in_groups, grant.client_ids, grant.require_scope_in_token,
+               grant.unless_groups, grant.unless_users, grant.kind if grant.require_scope_in_token else "",
+               grant.scopes if grant.require_scope_in_token else ())
+        merged.setdefault(key, []).append(grant)
+    return [(members[0], members) for members in merged.values()]
+
+
+def _merged_label(head: Grant, rules: list[str]) -> str:
+    ref = head.principal
+    who = {"group": f"group {ref.label}", "user": f"user {ref.label}", "client": f"client {ref.label or ref.value}",
+           "any-user": "any user"}[ref.kind]
+    extra = ""
+    if head.also_in_groups:
+        extra += f" and {' and '.join(head.also_in_groups)}"
+    if head.client_ids:
+        extra += f" via {' '.join(head.client_ids)}"
+    if head.unless_groups or head.unless_users:
+        extra += " (with exceptions)"
+    return f"{who}{extra}"
+
+
+def _chunks(actions: list[str], grant: Grant, names: Names, when: list[str], unless: list[str]) -> list[list[str]]:
+    """Split an action list so that every statement fits in POLICY_MAX_BYTES (with room for annotations)."""
+    fixed = len(_statement([], _principal(grant, names), [], when, unless).encode()) + 1_000
+    chunks: list[list[str]] = [[]]
+    size = fixed
+    for action in actions:
+        cost = len(action.encode()) + 2
+        if chunks[-1] and size + cost > POLICY_MAX_BYTES:
+            chunks.append([])
+            size = fixed
+        chunks[-1].append(action)
+        size += cost
+    return chunks
+
+
+def format_policy(text: str) -> str:
+    """Cedar's own formatter (``cedar format``), so that files diff cleanly and `format --check` passes."""
+    return cedarpy.format_policies(text).strip() + "\n"
+
+
+def policy_set_text(policies: Iterable[CedarPolicy]) -> str:
+    return "\n".join(p.text for p in policies)
+
+
+def validate(policies: list[CedarPolicy], schema_text: str) -> list[str]:
+    """Strict validation with cedarpy; one line per error, naming the policy by its @id."""
+    if not policies:
+        return []
+    result = cedarpy.validate_policies(policy_set_text(policies), schema_text)
+    if result.validation_passed:
+        return []
+    ids = result.id_annotations_by_policy_id if hasattr(result, "id_annotations_by_policy_id") else {}
+    return [f"{ids.get(e.policy_id, e.policy_id)}: {e.error}" for e in result.errors]
+
+
+_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name(index: int, policy_id: str) -> str:
+    slug = _FILE_CHARS.sub("-", policy_id).strip("-").lower()[:80] or "policy"
+    return f"{index:03d}-{slug}.cedar"
