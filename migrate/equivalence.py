@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cedarpy
 
+from migrate.cedar_text import entity
 from migrate.embedded.avp.entities import identity_from_tokens
 from migrate.embedded.avp.schema import StoreSchema, parse_schema
 from migrate.embedded.avp.store import IdentitySourceRecord
@@ -83,6 +83,19 @@ class EquivalenceResult:
         return not self.differences
 
 
+@dataclass(eq=False)
+class _Identity:
+    """What AVP builds from one token: the principal, its entities, the context; and the actions asked."""
+
+    principal: dict[str, str]
+    entities: list[dict[str, Any]]
+    context: dict[str, Any]
+    actions: set[str] = field(default_factory=set)
+    key: str = ""
+    context_text: str = ""
+    principal_text: str = ""
+
+
 class PolicyIndex:
     """The policy set parsed once; per action, a PolicySet of only the policies that can apply to it."""
 
@@ -97,11 +110,12 @@ class PolicyIndex:
         self._ancestors = _action_ancestors(schema_document, namespace)
         self._sets: dict[frozenset[str], cedarpy.PolicySet] = {}
         self._by_action: dict[str, cedarpy.PolicySet] = {}
+        self._reads_context: dict[str, bool] = {}
+        self._context_readers = {pid for pid, p in self.static.items() if '"context"' in json.dumps(p["conditions"])}
         self.full = self._policy_set(frozenset(self.static))
         self.named_principals = {
             (p["principal"]["entity"]["type"], p["principal"]["entity"]["id"])
             for p in self.static.values() if p["principal"].get("op") == "==" and "entity" in p["principal"]}
-        self.reads_context = any(p.get("conditions") for p in self.static.values())
 
     def _policy_set(self, ids: frozenset[str]) -> cedarpy.PolicySet:
         if ids not in self._sets:
@@ -114,11 +128,22 @@ class PolicyIndex:
         if not self.indexed:
             return self.full
         if action_id not in self._by_action:
-            reach = {action_id} | self._ancestors.get(action_id, set())
-            ids = frozenset(pid for pid, policy in self.static.items() if _action_matches(policy["action"], reach,
-                                                                                           self.namespace))
+            ids = self._applicable(action_id)
             self._by_action[action_id] = self._policy_set(ids)
+            self._reads_context[action_id] = bool(ids & self._context_readers)
         return self._by_action[action_id]
+
+    def _applicable(self, action_id: str) -> frozenset[str]:
+        reach = {action_id} | self._ancestors.get(action_id, set())
+        return frozenset(pid for pid, policy in self.static.items()
+                         if _action_matches(policy["action"], reach, self.namespace))
+
+    def reads_context(self, action_id: str) -> bool:
+        """Whether any policy that can apply to the action reads ``context``. When none does, the context cannot
+        change the decision, and Cedar is spared parsing it (the costliest part of a request)."""
+        if action_id not in self._reads_context:
+            self._reads_context[action_id] = bool(self._applicable(action_id) & self._context_readers)
+        return self._reads_context[action_id]
 
 
 def _action_matches(constraint: dict[str, Any], reach: set[str], namespace: str) -> bool:
@@ -170,7 +195,6 @@ class Checker:
         self.schema_handle = cedarpy.Schema.from_json_str(json.dumps(schema))
         self.index = PolicyIndex(policies_text, schema, namespace, indexed=indexed)
         self.memo_enabled = memo
-        self._memo: dict[str, tuple[bool, tuple[str, ...]]] = {}
         pool = regime.pool
         self.source = IdentitySourceRecord(
             identity_source_id="verify", user_pool_arn=pool.arn if pool.arn.startswith("arn:") else
@@ -180,6 +204,8 @@ class Checker:
         self.resource = {"type": f"{namespace}::Application", "id": namespace}
         self.decisions = 0
         self.requests = 0
+        self._principal_types_cache: dict[str, set[str]] = {}
+        self._action_texts: dict[str, str] = {}
 
     # --- the two regimes for one token ---------------------------------------------------------------------
 
@@ -189,25 +215,132 @@ class Checker:
             return bool(token.scopes & set(route.scopes))
         return token.issues_id_token and not cls.is_machine
 
-    def after(self, token: Token, route: RoutePlan, cls: PrincipalClass) -> dict[str, tuple[bool, tuple[str, ...]]]:
-        """Per request verb: (allowed, determining policy names)."""
-        if route.token_use == "id" and (cls.is_machine or not token.issues_id_token):
-            return {verb: (False, ()) for verb in route.actions}  # no ID token to present: refused, 401
-        principal, entities, context = self._identity(token, cls, route.token_use or "access")
-        out = {}
-        for verb, action_id in route.actions.items():
-            if principal["type"] not in self._principal_types(action_id):
-                # AVP refuses a request whose principal type the action does not apply to (ValidationException
-                # in a STRICT store); the authorizer denies on any AVP error.
-                out[verb] = (False, ())
-            else:
-                out[verb] = self._decide(principal, entities, context, action_id)
+    def _requests_of(self, token: Token, cls: PrincipalClass) -> list[tuple[_Identity | None, list[str]]]:
+        """The identities this token presents (one per token type) and the route actions each is asked for; an
+        identity of None means those actions are refused without asking (no ID token to present: 401)."""
+        out: list[tuple[_Identity | None, list[str]]] = []
+        for token_use in ("access", "id"):
+            actions = [a for r in self.routes if r.token_use == token_use for a in r.actions.values()]
+            if not actions:
+                continue
+            if token_use == "id" and (cls.is_machine or not token.issues_id_token):
+                out.append((None, actions))
+                continue
+            principal, entities, context = self._identity(token, cls, token_use)
+            applicable = [a for a in actions if principal["type"] in self._principal_types(a)]
+            # AVP refuses a request whose principal type the action does not apply to (ValidationException in a
+            # STRICT store); the authorizer denies on any AVP error.
+            refused = [a for a in actions if principal["type"] not in self._principal_types(a)]
+            if refused:
+                out.append((None, refused))
+            out.append((_Identity(principal, entities, context), applicable))
         return out
 
+    def decide_all(self) -> dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]]:
+        """Cedar's decision for every (class, token) and route action, all tokens decided together.
+
+        Identical requests are decided once: two identities with the same parents and context differ only by
+        the principal's id, which matters only when a policy names it. All distinct identities share one entity
+        set (each unnamed principal under an id of its own), so each policy subset of the index is one batch
+        call for the whole run.
+        """
+        wanted: dict[tuple[str, int], list[tuple[_Identity | None, list[str]]]] = {}
+        unique: dict[str, _Identity] = {}
+        for cls in self.regime.classes:
+            for index, token in enumerate(self.regime.tokens(cls)):
+                requests = self._requests_of(token, cls)
+                for identity, actions in requests:
+                    if identity is not None:
+                        self.requests += len(actions)
+                        identity.key = self._identity_key(identity) if self.memo_enabled else f"{cls.key}#{index}"
+                        unique.setdefault(identity.key, identity).actions.update(actions)
+                wanted[(cls.key, index)] = requests
+        decisions = self._evaluate(list(unique.values()))
+        out: dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]] = {}
+        for slot, requests in wanted.items():
+            answers: dict[str, tuple[bool, tuple[str, ...]]] = {}
+            for identity, actions in requests:
+                for action in actions:
+                    answers[action] = decisions[identity.key][action] if identity is not None else (False, ())
+            out[slot] = answers
+        return out
+
+    def _identity_key(self, identity: _Identity) -> str:
+        principal = identity.principal
+        named = (principal["type"], principal["id"]) in self.index.named_principals
+        own = next((e for e in identity.entities if e["uid"] == principal), {})
+        others = [e for e in identity.entities if e["uid"] != principal]
+        return json.dumps([principal if named else principal["type"], own.get("parents"), own.get("attrs"), others,
+                           identity.context], sort_keys=True)
+
+    def _evaluate(self, identities: list[_Identity]) -> dict[str, dict[str, tuple[bool, tuple[str, ...]]]]:
+        results: dict[str, dict[str, tuple[bool, tuple[str, ...]]]] = {i.key: {} for i in identities}
+        for partition in self._partitions(identities):
+            entities: dict[str, dict[str, Any]] = {json.dumps(self.resource, sort_keys=True):
+                                                   {"uid": self.resource, "attrs": {}, "parents": []}}
+            for identity in partition:
+                for item in identity.entities:
+                    entities[json.dumps(item["uid"], sort_keys=True)] = item
+            # Parsed with the schema: that also brings in the action entities and their groups (scope groups).
+            handle = cedarpy.Entities.from_json_str(json.dumps(list(entities.values())), schema=self.schema_handle)
+            by_set: dict[int, tuple[cedarpy.PolicySet, list[tuple[_Identity, str]]]] = {}
+            for identity in partition:
+                identity.context_text = json.dumps(identity.context)
+                identity.principal_text = entity(identity.principal["type"], identity.principal["id"])
+                for action in sorted(identity.actions):
+                    policy_set = self.index.for_action(action)
+                    by_set.setdefault(id(policy_set), (policy_set, []))[1].append((identity, action))
+            resource = entity(self.resource["type"], self.resource["id"])
+            for policy_set, batch in by_set.values():
+                # Entity references as Cedar text are cheaper for cedarpy to take in than dicts.
+                requests = [{"principal": identity.principal_text, "action": self._action_text(action),
+                             "resource": resource,
+                             "context": identity.context_text if self.index.reads_context(action) else "{}"}
+                            for identity, action in batch]
+                # No schema argument: the entities were parsed with it, and the requests are built from its own
+                # declarations (principal types checked, context conformed by identity_from_tokens); validating
+                # each request again would cost more than the decision itself.
+                answers = cedarpy.is_authorized_batch(requests, policy_set, handle)
+                self.decisions += len(batch)
+                for (identity, action), answer in zip(batch, answers, strict=True):
+                    if answer.diagnostics.errors:
+                        raise RuntimeError(f"Cedar evaluation error for {action}: {answer.diagnostics.errors}")
+                    names = tuple(sorted(self.index.names.get(r, r) for r in answer.diagnostics.reasons))
+                    results[identity.key][action] = (answer.allowed, names)
+        return results
+
+    def _action_text(self, action_id: str) -> str:
+        if action_id not in self._action_texts:
+            self._action_texts[action_id] = entity(f"{self.namespace}::Action", action_id)
+        return self._action_texts[action_id]
+
+    def _partitions(self, identities: list[_Identity]) -> list[list[_Identity]]:
+        """Split so that no entity id stands for two different entities within one entity set. An unnamed
+        principal gets an id of its own (its id decides nothing); a named one keeps its id."""
+        partitions: list[tuple[dict[str, str], list[_Identity]]] = []
+        for number, identity in enumerate(identities):
+            principal = identity.principal
+            if (principal["type"], principal["id"]) not in self.index.named_principals:
+                renamed = {"type": principal["type"], "id": f"{principal['id']}#verify{number}"}
+                identity.entities = [dict(e, uid=renamed) if e["uid"] == principal else e for e in identity.entities]
+                identity.principal = renamed
+            fingerprints = {json.dumps(e["uid"], sort_keys=True): json.dumps(e, sort_keys=True)
+                            for e in identity.entities}
+            for seen, members in partitions:
+                if all(seen.get(uid, fp) == fp for uid, fp in fingerprints.items()):
+                    seen.update(fingerprints)
+                    members.append(identity)
+                    break
+            else:
+                partitions.append((dict(fingerprints), [identity]))
+        return [members for _, members in partitions]
+
     def _principal_types(self, action_id: str) -> set[str]:
-        declaration = ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action_id) or {}
-        names = (declaration.get("appliesTo") or {}).get("principalTypes") or []
-        return {n if "::" in n else f"{self.namespace}::{n}" for n in names}
+        if action_id not in self._principal_types_cache:
+            declaration = ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action_id) or {}
+            names = (declaration.get("appliesTo") or {}).get("principalTypes") or []
+            self._principal_types_cache[action_id] = {n if "::" in n else f"{self.namespace}::{n}" for n in names}
+        return self._principal_types_cache[action_id]
 
     def _identity(self, token: Token, cls: PrincipalClass, token_use: str
                   ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
@@ -239,29 +372,6 @@ class Checker:
                 return {"type": f"{self.namespace}::Action", "id": next(iter(route.actions.values()))}
         return None
 
-    def _decide(self, principal: dict[str, str], entities: list[dict[str, Any]], context: dict[str, Any],
-                action_id: str) -> tuple[bool, tuple[str, ...]]:
-        self.requests += 1
-        principal_key = principal if (principal["type"], principal["id"]) in self.index.named_principals else None
-        key = json.dumps([principal_key, [e for e in entities if e["uid"] != principal],
-                          [e["parents"] for e in entities if e["uid"] == principal], context, action_id],
-                         sort_keys=True) if self.memo_enabled else ""
-        if self.memo_enabled and key in self._memo:
-            return self._memo[key]
-        self.decisions += 1
-        request = {"principal": principal, "action": {"type": f"{self.namespace}::Action", "id": action_id},
-                   "resource": self.resource, "context": context}
-        result = cedarpy.is_authorized(request, self.index.for_action(action_id),
-                                       [*entities, {"uid": self.resource, "attrs": {}, "parents": []}],
-                                       schema=self.schema_handle)
-        if result.diagnostics.errors:
-            raise RuntimeError(f"Cedar evaluation error for {action_id}: {result.diagnostics.errors}")
-        names = tuple(sorted(self.index.names.get(r, r) for r in result.diagnostics.reasons))
-        answer = (result.allowed, names)
-        if self.memo_enabled:
-            self._memo[key] = answer
-        return answer
-
     # --- the whole comparison -------------------------------------------------------------------------------
 
     def run(self) -> EquivalenceResult:
@@ -271,36 +381,29 @@ class Checker:
             result.today[route.route] = set()
             result.after[route.route] = set()
             result.policies[route.route] = set()
+        everything = self.decide_all()
         for cls in self.regime.classes:
             tokens = self.regime.tokens(cls)
+            decided = [(token, everything[(cls.key, index)]) for index, token in enumerate(tokens)]
             for route in self.routes:
-                per_verb_today: dict[str, list[Token]] = defaultdict(list)
-                per_verb_after: dict[str, list[tuple[Token, tuple[str, ...]]]] = defaultdict(list)
-                token_rows = []
-                for token in tokens:
-                    today = self.today(token, route, cls)
-                    after = self.after(token, route, cls)
-                    for verb in route.actions:
-                        if today:
-                            per_verb_today[verb].append(token)
-                        if after[verb][0]:
-                            per_verb_after[verb].append((token, after[verb][1]))
-                            result.policies[route.route].update(after[verb][1])
-                        token_rows.append((verb, token, today, after[verb][0]))
                 for verb, action in route.actions.items():
-                    can_today, can_after = bool(per_verb_today[verb]), bool(per_verb_after[verb])
+                    today_tokens = [t for t in tokens if self.today(t, route, cls)]
+                    after_tokens = [(t, d[action][1]) for t, d in decided if d[action][0]]
+                    can_today, can_after = bool(today_tokens), bool(after_tokens)
                     if can_today:
                         result.today[route.route].add(cls.key)
                     if can_after:
                         result.after[route.route].add(cls.key)
+                        result.policies[route.route].update(p for _, names in after_tokens for p in names)
                     if can_today != can_after:
-                        result.differences.append(self._difference(route, verb, action, cls, per_verb_today[verb],
-                                                                   per_verb_after[verb], can_after))
-                    else:
-                        for row_verb, token, today, after in token_rows:
-                            if row_verb == verb and today != after:
-                                result.token_mismatches.append(TokenMismatch(route.route, verb, cls.key,
-                                                                             token.flow.label, today, after))
+                        result.differences.append(self._difference(route, verb, action, cls, today_tokens,
+                                                                   after_tokens, can_after))
+                        continue
+                    for token, decisions in decided:
+                        today, after = self.today(token, route, cls), decisions[action][0]
+                        if today != after:
+                            result.token_mismatches.append(TokenMismatch(route.route, verb, cls.key,
+                                                                         token.flow.label, today, after))
         result.decisions, result.requests = self.decisions, self.requests
         result.seconds = time.perf_counter() - started
         return result
