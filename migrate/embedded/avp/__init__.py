@@ -1,20 +1,27 @@
 """A local Amazon Verified Permissions endpoint (AWS JSON 1.0 protocol), decisions made by cedarpy.
 
-Modules, from the wire inwards:
-
-* :mod:`~migrate.embedded.avp.http`: the AWS JSON 1.0 protocol (``X-Amz-Target``, ``__type`` errors).
-* :mod:`~migrate.embedded.avp.service`: :class:`LocalVerifiedPermissions`, operation dispatch.
-* :mod:`~migrate.embedded.avp.validation`: input checks against botocore's model of the service.
-* :mod:`~migrate.embedded.avp.management`: policy stores, schemas, identity sources, policies.
-* :mod:`~migrate.embedded.avp.authorization`: IsAuthorized and the token variants.
-* :mod:`~migrate.embedded.avp.tokens`: Cognito token checks; :mod:`~migrate.embedded.avp.entities`: tokens and
-  request shapes to Cedar entities; :mod:`~migrate.embedded.avp.schema` and
-  :mod:`~migrate.embedded.avp.policies`: what cedarpy parses, kept parsed.
-* :mod:`~migrate.embedded.avp.store`, :mod:`~migrate.embedded.avp.backend`: state, ids, idempotency, paging.
+Imports are lazy (see :mod:`migrate.embedded`): the pure AVP semantics (entities, schema, policies) are used
+by `verify` without the HTTP front's dependencies.
 """
 
-from migrate.embedded.avp.errors import AvpServiceError
-from migrate.embedded.avp.http import make_wsgi_app
-from migrate.embedded.avp.service import LocalVerifiedPermissions
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from migrate.embedded.avp.http import make_wsgi_app
+    from migrate.embedded.avp.service import AvpServiceError, LocalVerifiedPermissions
 
 __all__ = ["AvpServiceError", "LocalVerifiedPermissions", "make_wsgi_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "make_wsgi_app":
+        from migrate.embedded.avp.http import make_wsgi_app
+
+        return make_wsgi_app
+    if name in {"AvpServiceError", "LocalVerifiedPermissions"}:
+        from migrate.embedded.avp import service
+
+        return getattr(service, name)
+    raise AttributeError(name)
