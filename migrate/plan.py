@@ -30,7 +30,7 @@ from typing import Any
 import cedarpy
 
 from migrate import __version__
-from migrate.equivalence import Checker, EquivalenceResult
+from migrate.equivalence import Checker, Difference, EquivalenceResult
 from migrate.errors import UserError
 from migrate.inventory.model import Inventory
 from migrate.translate import Translation
@@ -48,9 +48,24 @@ def check(translation: Translation, *, indexed: bool = True) -> EquivalenceResul
                    indexed=indexed).run()
 
 
+def difference_cause(translation: Translation, diff: Difference) -> str:
+    """``tightened`` when --tighten's dropped hosted-UI exposure explains the loss exactly (same scope, route and
+    exposed class); anything else is ``unplanned``: a loss tightening does not explain is a translation problem,
+    and must not hide behind the flag."""
+    if not translation.tighten or diff.direction != "loses":
+        return "unplanned"
+    for finding in translation.findings:
+        detail = finding.detail
+        if (finding.code == "latent-exposure" and detail.get("tightened") and detail.get("scope") in diff.scopes
+                and diff.route in finding.routes and diff.principal in detail.get("exposed", ())):
+            return "tightened"
+    return "unplanned"
+
+
 def plan_document(translation: Translation, result: EquivalenceResult, *, inventory: Inventory,
-                  inventory_path: str) -> dict[str, Any]:
+                  inventory_path: str, out: str = "PLAN_DIR") -> dict[str, Any]:
     classes = {c.key: c for c in result.classes}
+    causes = {id(d): difference_cause(translation, d) for d in result.differences}
 
     def who(keys: set[str]) -> list[dict[str, Any]]:
         return [{"key": k, "label": classes[k].label, "examples": list(classes[k].examples)}
@@ -63,7 +78,8 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
     for route in translation.routes:
         findings = [f for f in translation.findings if route.route in f.routes and f.severity != "info"]
         diffs = differences_by_route.get(route.route, [])
-        status, reasons = _status(route, findings, diffs, translation.tighten)
+        status, reasons = _status(route, findings, diffs, causes)
+        authorizer = translation.api.authorizer(route.authorizer_id)
         routes.append({
             "route": route.route, "authorization_type": route.authorization_type, "scopes": list(route.scopes),
             "token_use": route.token_use, "actions": route.actions, "migrated": route.migrated,
@@ -72,6 +88,9 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
             "after": who(result.after.get(route.route, set())) if route.migrated else [],
             "policies": sorted(result.policies.get(route.route, set())),
             "backend_claims": list(route.backend_reads_claims),
+            "proxy_integration": route.proxy_integration,
+            "authorizer": {"id": authorizer.id, "name": authorizer.name, "type": authorizer.type}
+            if authorizer else None,
         })
     summary: dict[str, int] = {"exact": 0, "needs review": 0, "blocked": 0, "unchanged": 0}
     for route in routes:
@@ -95,23 +114,23 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
                      for i, p in enumerate(translation.policies)],
         "findings": [{"code": f.code, "severity": f.severity, "message": f.message, "routes": list(f.routes),
                       "detail": f.detail} for f in translation.findings],
-        "differences": [asdict(d) for d in result.differences],
+        "differences": [dict(asdict(d), cause=causes[id(d)]) for d in result.differences],
         "token_mismatches": [asdict(m) for m in result.token_mismatches],
         "quotas": [{"name": q.name, "used": q.used, "limit": q.limit} for q in translation.quotas],
         "equivalence": {"equivalent": result.equivalent, "decisions": result.decisions,
                         "requests": result.requests, "seconds": round(result.seconds, 3),
                         "classes": len(result.classes), "routes": len(result.routes)},
-        "next_steps": _next_steps(translation, result, inventory_path),
+        "next_steps": _next_steps(translation, result, inventory_path, out),
     }
 
 
-def _status(route: Any, findings: list[Any], diffs: list[Any], tighten: bool) -> tuple[str, list[str]]:
+def _status(route: Any, findings: list[Any], diffs: list[Any], causes: dict[int, str]) -> tuple[str, list[str]]:
     if not route.migrated:
         return "unchanged", [route.why_not_migrated]
     reasons = []
     blocked = [f for f in findings if f.severity == "blocking"]
     reasons += [f.message for f in blocked]
-    tightened = {d for d in diffs if tighten and d.direction == "loses"}
+    tightened = {d for d in diffs if causes[id(d)] == "tightened"}
     for diff in diffs:
         examples = f" (e.g. {', '.join(diff.examples[:3])})" if diff.examples else ""
         reasons.append(f"{diff.principal_label}{examples} {diff.direction} {diff.verb}"
@@ -124,11 +143,11 @@ def _status(route: Any, findings: list[Any], diffs: list[Any], tighten: bool) ->
     return "exact", reasons
 
 
-def _next_steps(translation: Translation, result: EquivalenceResult, inventory_path: str) -> list[str]:
-    steps = [f"avp-migrate verify {inventory_path} --plan PLAN_DIR"]
+def _next_steps(translation: Translation, result: EquivalenceResult, inventory_path: str, out: str) -> list[str]:
+    steps = [f"avp-migrate verify {inventory_path} --plan {out}"]
     if not result.equivalent and not translation.tighten:
         steps.insert(0, "review the differences above: fix the pre-token rules or the policies, then plan again")
-    steps.append("avp-migrate deploy --plan PLAN_DIR --mode shadow --dry-run")
+    steps.append(f"avp-migrate deploy --plan {out} --mode shadow --dry-run")
     return steps
 
 
@@ -141,7 +160,8 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"directory does not exist: {parent}", where=str(target))
-    document = plan_document(translation, result, inventory=inventory, inventory_path=inventory_path)
+    document = plan_document(translation, result, inventory=inventory, inventory_path=inventory_path,
+                             out=str(out))
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
     try:
         (staging / "policies").mkdir()

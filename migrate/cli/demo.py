@@ -50,20 +50,46 @@ def run(args: argparse.Namespace) -> int:
             inventory_path = out / "inventory.json"
             scan_args = argparse.Namespace(
                 out=str(inventory_path), api_id=[account.api_id], stage=account.stage, openapi=[], user_pool_arn=[],
-                rules=None, all_users=False, user_attribute=[], no_progress=True, profile=None, region=region,
+                rules=None, all_users=True, user_attribute=[], no_progress=True, profile=None, region=region,
                 endpoint_url=None, format="text")
             inventory = scan_cli.scan_to_file(scan_args)
             _step(3, "scan", scan_cli.render_summary(scan_cli.summarize(inventory, str(inventory_path))).splitlines())
             _step(4, "tokens the demo pool issues today (pre-token trigger applied, signatures verified)",
                   _token_scopes(aws, account))
+            plan_dir = out / "plan"
+            _step(5, "plan", _plan(inventory_path, plan_dir))
+            _step(6, "verify", _verify(inventory_path, plan_dir))
         finally:
             os.environ.clear()
             os.environ.update(saved_environment)
     print()
     print(f"demo outputs in {out}/:")
     print(f"  {inventory_path}  the inventory snapshot (scan)")
-    print("next steps, once they land: plan, verify, deploy --mode shadow, report shadow, cutover")
+    print(f"  {plan_dir}/  the plan: schema, policies/, authorizer-config.json, cloudformation.json")
+    print(f"  {plan_dir}/report.html  the migration plan report (also report.md, routes.csv, report.json)")
+    print("next steps, once they land: deploy --mode shadow, report shadow, cutover")
     return 0
+
+
+def _plan(inventory_path: Path, plan_dir: Path) -> list[str]:
+    from migrate.cli.plan import render
+    from migrate.inventory import load_inventory
+    from migrate.plan import check, write_plan
+    from migrate.translate import translate
+
+    inventory = load_inventory(inventory_path)
+    translation = translate(inventory)
+    document = write_plan(translation, check(translation), plan_dir, inventory=inventory,
+                          inventory_path=str(inventory_path))
+    return render(document, str(plan_dir)).splitlines()
+
+
+def _verify(inventory_path: Path, plan_dir: Path) -> list[str]:
+    from migrate.cli.verify import render
+    from migrate.inventory import load_inventory
+    from migrate.plan_files import check_plan_folder
+
+    return render(check_plan_folder(load_inventory(inventory_path), plan_dir)).splitlines()
 
 
 def _token_scopes(aws: Any, account: Any) -> list[str]:

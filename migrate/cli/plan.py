@@ -61,5 +61,5 @@ def render(document: dict[str, Any], out: str) -> str:
         if finding["severity"] != "info":
             lines.append(f"  {finding['severity']}: {finding['message']}")
     lines.append(f"  report: {out}/report.md, {out}/report.html")
-    lines += [f"  next: {step.replace('PLAN_DIR', out)}" for step in document["next_steps"]]
+    lines += [f"  next: {step}" for step in document["next_steps"]]
     return "\n".join(lines)

@@ -198,7 +198,8 @@ class GrantBuilder:
                         "latent-exposure", "info",
                         f"app client {flow.client_name} ({flow.client_id}) lets any user request {scope} through the "
                         "hosted UI; every user holds it through the pre-token rules anyway", routes=routes,
-                        detail={"client_id": flow.client_id, "scope": scope, "exposed": []}))
+                        detail={"client_id": flow.client_id, "client_name": flow.client_name, "scope": scope,
+                                "exposed": []}))
                     continue
                 action = ("dropped (--tighten): verify lists who loses it" if self.tighten
                           else "preserved by a policy conditioned on this client; --tighten drops it")
@@ -207,8 +208,8 @@ class GrantBuilder:
                     f"app client {flow.client_name} ({flow.client_id}) lets any user request {scope} through the "
                     f"hosted UI, whatever their groups ({', '.join(c.label for c in exposed)} get it only this way): "
                     f"{action}", routes=routes,
-                    detail={"client_id": flow.client_id, "scope": scope, "exposed": [c.key for c in exposed],
-                            "tightened": self.tighten}))
+                    detail={"client_id": flow.client_id, "client_name": flow.client_name, "scope": scope,
+                            "exposed": [c.key for c in exposed], "tightened": self.tighten}))
                 if not self.tighten:
                     self.grants.append(Grant(
                         kind="hosted-ui-exposure", principal=PrincipalRef("any-user", label="any user"),
