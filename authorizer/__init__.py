@@ -1,3 +1,11 @@
-"""The Lambda REQUEST authorizer (modes scope, shadow, avp). Not built yet: see the issue on the Lambda authorizer.
+"""The Lambda REQUEST authorizer of avp-migrate: per route, mode ``scope``, ``shadow`` or ``avp``.
 
-This package is zipped into Lambda: it must stay free of heavy imports (no pandas, no moto)."""
+Entry point: ``authorizer.handler.lambda_handler`` (see :mod:`authorizer.handler` and ``authorizer/README.md`` for
+the environment, the zip layout and the API Gateway settings).
+
+This package is zipped into Lambda: it imports only the standard library, aws-lambda-powertools, PyJWT (with
+cryptography) and, lazily, boto3. Never pandas, moto or anything from ``migrate``.
+"""
+
+# Written into every shadow record: which authorizer code made the decision. Kept equal to the project version.
+__version__ = "0.1.0"
