@@ -13,8 +13,9 @@ def loaded_after(statement: str, *names: str) -> dict[str, bool]:
     return dict(zip(names, (v == "True" for v in out.split(",")), strict=True))
 
 
-def test_plan_and_verify_need_no_embedded_aws():
-    loaded = loaded_after("import migrate.cli.main, migrate.plan, migrate.equivalence, migrate.translate",
+def test_plan_verify_and_probe_need_no_embedded_aws():
+    loaded = loaded_after("import migrate.cli.main, migrate.plan, migrate.equivalence, migrate.translate, "
+                          "migrate.probe.events, migrate.probe.verify",
                           "moto", "werkzeug", "flask")
     assert loaded == {"moto": False, "werkzeug": False, "flask": False}
 

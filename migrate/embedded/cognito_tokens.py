@@ -44,6 +44,8 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
+from pretoken_lambda.events import build_event
+
 TriggerHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 OUR_PRETOKEN_HANDLER = "pretoken_lambda.handler.lambda_handler"
@@ -166,30 +168,6 @@ class _LambdaContext:
 
 
 # --- events and their effect --------------------------------------------------------------------------------
-
-
-def build_event(*, version: str, trigger_source: str, region: str, pool_id: str, client_id: str,
-                username: str | None, user_attributes: dict[str, str], groups: list[str],
-                scopes: list[str] | None) -> dict[str, Any]:
-    """The pre-token generation event Cognito sends (developer guide, "Pre token generation ... event")."""
-    event_version = {"V1_0": "1", "V2_0": "2", "V3_0": "3"}[version]
-    request: dict[str, Any] = {
-        "userAttributes": user_attributes,
-        "groupConfiguration": {"groupsToOverride": groups, "iamRolesToOverride": [], "preferredRole": None},
-    }
-    if version != "V1_0":
-        request["scopes"] = list(scopes or [])
-    details_key = "claimsOverrideDetails" if version == "V1_0" else "claimsAndScopeOverrideDetails"
-    return {
-        "version": event_version,
-        "triggerSource": trigger_source,
-        "region": region,
-        "userPoolId": pool_id,
-        "userName": username,
-        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
-        "request": request,
-        "response": {details_key: None},
-    }
 
 
 class TokenChanges:

@@ -1,6 +1,6 @@
 """The synthetic events a probe sends: who, in which groups, through which app client and trigger source.
 
-Events are built by the embedded Cognito's :func:`migrate.embedded.cognito_tokens.build_event`, the documented
+Events are built by :func:`pretoken_lambda.events.build_event` (shared with the embedded Cognito), the documented
 pre-token generation event (Cognito developer guide, "Pre token generation Lambda trigger"), so a handler sees
 here exactly what it sees from the embedded Cognito.
 
@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pretoken_lambda.events import build_event
 from pretoken_lambda.rules import CLIENT_CREDENTIALS
 
 EVENT_VERSIONS = ("V1_0", "V2_0", "V3_0")
@@ -129,17 +130,11 @@ class Probe:
         return {"sub": self.identity.sub, "cognito:user_status": self.status, **dict(self.attributes)}
 
     def event(self, target: ProbeTarget) -> dict[str, Any]:
-        from migrate.embedded.cognito_tokens import build_event
-
         event = build_event(
             version=target.version, trigger_source=self.trigger_source, region=target.region,
             pool_id=target.pool_id, client_id=self.client.client_id,
             username=self.identity.username if self.identity else None, user_attributes=self.user_attributes(),
             groups=list(self.groups), scopes=list(self.request_scopes))
-        if self.is_machine:
-            # The guide's V3_0 client-credentials example has a null groupConfiguration (see
-            # tests/fixtures/pretoken/README.md); send that, so a handler that would fail on it fails here too.
-            event["request"]["groupConfiguration"] = None
         return event
 
 
