@@ -201,7 +201,7 @@ def test_machine_clients_get_their_scopes_on_the_client_principal():
     actions = translation.schema[NS]["actions"]
     assert actions["get /reports"]["appliesTo"]["principalTypes"] == ["User", "Client"]
     assert actions["get /extra"]["appliesTo"]["principalTypes"] == ["User", "Client"]
-    assert actions["get /users"]["appliesTo"]["principalTypes"] == ["User"]
+    assert actions["get /users"]["appliesTo"]["principalTypes"] == ["User", "Client"]  # asked, answered DENY
     assert result.after["GET /extra"] == {"client:svc-client-id"}
     config = translation.authorizer_config()
     assert config.machine_clients == ("svc-client-id",) and config.routes["GET /reports"].machine_to_machine

@@ -164,11 +164,15 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
             routes=tuple(r.route for r in routes if r.migrated)))
 
     scope_groups = {s for g in grants for s in g.scopes} if layout == "scopes" else set()
-    machine_scopes = {s for g in grants if g.kind == "machine-to-machine" for s in g.scopes}
     # context.token is declared when a policy reads it, and whenever a client-credentials client calls: the
     # authorizer sends its token's claims as context.token with IsAuthorized.
-    token_context = any(g.client_ids or g.require_scope_in_token for g in grants) or bool(machine_scopes)
-    client_actions = {a for r in routes if r.migrated and machine_scopes & set(r.scopes) for a in r.actions.values()}
+    token_context = any(g.client_ids or g.require_scope_in_token for g in grants) or bool(regime.machine_flows)
+    # With any client-credentials client, every access-token action takes Client as a principal: the authorizer
+    # asks AVP about a machine's token on whatever route it calls, and AVP must answer DENY where no policy
+    # grants it, not refuse the request as invalid (a ValidationException would count as an AVP error).
+    has_machines = bool(regime.machine_flows) and not pool.known_by_arn_only
+    client_actions = {a for r in routes if r.migrated and r.token_use == "access" for a in r.actions.values()} \
+        if has_machines else set()
     schema = build_schema(namespace, routes, scope_groups=scope_groups, token_context=token_context,
                           client_actions=client_actions)
     names = Names(namespace, pool.id)

@@ -32,7 +32,8 @@ TOKEN_CONTEXT: dict[str, Any] = {"type": "Record", "attributes": {"token": {
 
 def build_schema(namespace: str, routes: list[RoutePlan], *, scope_groups: set[str], token_context: bool,
                  client_actions: set[str]) -> dict[str, Any]:
-    """``scope_groups``: scopes to declare as action groups; ``client_actions``: actions Client may call."""
+    """``scope_groups``: scopes to declare as action groups; ``client_actions``: actions Client may be asked
+    about (every access-token action when the pool has a client-credentials client)."""
     entity_types: dict[str, Any] = {
         "Application": {"shape": dict(EMPTY_RECORD)},
         "User": {"memberOfTypes": ["UserGroup"], "shape": dict(EMPTY_RECORD)},
