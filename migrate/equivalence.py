@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 import cedarpy
 
-from migrate.cedar_text import entity
 from migrate.embedded.avp.entities import identity_from_tokens
 from migrate.embedded.avp.schema import StoreSchema, parse_schema
 from migrate.embedded.avp.store import IdentitySourceRecord
@@ -93,7 +92,6 @@ class _Identity:
     actions: set[str] = field(default_factory=set)
     key: str = ""
     context_text: str = ""
-    principal_text: str = ""
 
 
 class PolicyIndex:
@@ -205,7 +203,7 @@ class Checker:
         self.decisions = 0
         self.requests = 0
         self._principal_types_cache: dict[str, set[str]] = {}
-        self._action_texts: dict[str, str] = {}
+        self._action_uids: dict[str, dict[str, str]] = {}
 
     # --- the two regimes for one token ---------------------------------------------------------------------
 
@@ -286,17 +284,19 @@ class Checker:
             by_set: dict[int, tuple[cedarpy.PolicySet, list[tuple[_Identity, str]]]] = {}
             for identity in partition:
                 identity.context_text = json.dumps(identity.context)
-                identity.principal_text = entity(identity.principal["type"], identity.principal["id"])
                 for action in sorted(identity.actions):
                     policy_set = self.index.for_action(action)
                     by_set.setdefault(id(policy_set), (policy_set, []))[1].append((identity, action))
-            resource = entity(self.resource["type"], self.resource["id"])
             for policy_set, batch in by_set.values():
-                # Entity references as Cedar text are cheaper for cedarpy to take in than dicts.
-                requests = [{"principal": identity.principal_text, "action": self._action_text(action),
-                             "resource": resource,
-                             "context": identity.context_text if self.index.reads_context(action) else "{}"}
-                            for identity, action in batch]
+                # Dicts, not Cedar text, for the entity references: cedarpy takes them in about twice as fast.
+                # The context is left out where no applicable policy reads it (Cedar then sees an empty record).
+                requests = []
+                for identity, action in batch:
+                    request = {"principal": identity.principal, "action": self._action_uid(action),
+                               "resource": self.resource}
+                    if self.index.reads_context(action):
+                        request["context"] = identity.context_text
+                    requests.append(request)
                 # No schema argument: the entities were parsed with it, and the requests are built from its own
                 # declarations (principal types checked, context conformed by identity_from_tokens); validating
                 # each request again would cost more than the decision itself.
@@ -309,10 +309,10 @@ class Checker:
                     results[identity.key][action] = (answer.allowed, names)
         return results
 
-    def _action_text(self, action_id: str) -> str:
-        if action_id not in self._action_texts:
-            self._action_texts[action_id] = entity(f"{self.namespace}::Action", action_id)
-        return self._action_texts[action_id]
+    def _action_uid(self, action_id: str) -> dict[str, str]:
+        if action_id not in self._action_uids:
+            self._action_uids[action_id] = {"type": f"{self.namespace}::Action", "id": action_id}
+        return self._action_uids[action_id]
 
     def _partitions(self, identities: list[_Identity]) -> list[list[_Identity]]:
         """Split so that no entity id stands for two different entities within one entity set. An unnamed
