@@ -1,0 +1,1 @@
+"""Deploying a plan in shadow mode, and undoing it: AVP resources, the Lambda authorizer, the mode document."""
