@@ -110,8 +110,10 @@ DEMO = DemoSpec(
                    auth_flows=("ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH")),
         DemoClient("mobile", auth_flows=("ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH",
                                          "ALLOW_USER_PASSWORD_AUTH")),
+        # As the Cognito console creates a machine-to-machine client: no user sign-in flow.
         DemoClient("reporting-service", oauth_flows=("client_credentials",),
-                   oauth_scopes=(_s("orders.read"), _s("reports.read")), secret=True),
+                   oauth_scopes=(_s("orders.read"), _s("reports.read")), secret=True,
+                   auth_flows=("ALLOW_REFRESH_TOKEN_AUTH",)),
     ),
     methods=(
         DemoMethod("GET", "/scope", (_s("scope.read"),)),
