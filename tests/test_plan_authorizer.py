@@ -92,6 +92,8 @@ def test_the_authorizer_in_avp_mode_decides_as_the_scope_regime_for_every_demo_c
                                                                                avp_result)
                 calls += 1
                 allowed += scope_result == "ALLOW"
+                if caller == "reporting-service" and route == "GET /reports":
+                    assert scope_result == avp_result == "ALLOW"  # the machine client keeps its access
     assert calls > 100 and 0 < allowed < calls
     decided_by_avp = [r for r in after.records() if r.decision_source == "avp"]
     assert len(decided_by_avp) == calls and all(r.avp_error is None for r in decided_by_avp)

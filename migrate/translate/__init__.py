@@ -56,7 +56,10 @@ class Translation:
 
     def authorizer_config(self) -> AuthorizerConfig:
         ns = self.namespace
-        client_ids = tuple(sorted(f.client_id for f in self.regime.user_flows if f.client_id))
+        # Every app client whose tokens may reach the API today: user sign-in clients and client-credentials ones
+        # (the authorizer's allow-list rejects any other client's token, in every mode).
+        client_ids = tuple(sorted({f.client_id for f in (*self.regime.user_flows, *self.regime.machine_flows)
+                                   if f.client_id}))
         return AuthorizerConfig(
             api_id=self.api.id, api_name=self.api.name, stage=self.api.stage, namespace=ns,
             entity_types=EntityTypes(user=f"{ns}::User", group=f"{ns}::UserGroup", client=f"{ns}::Client",
