@@ -177,6 +177,11 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
 
         write_plan_report(document, staging)
         (staging / MARKER).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        # A plan folder that has been deployed keeps its deployment record: undeploy, cutover and the next
+        # deploy find what exists through it.
+        deployed = target / "deployment.json"
+        if deployed.exists():
+            shutil.copy2(deployed, staging / "deployment.json")
         if target.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
             backup.rmdir()

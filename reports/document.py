@@ -5,7 +5,8 @@ apart from the content means both formats always carry the same facts, and escap
 per format (builders never produce markup).
 
 Table cells are plain values: ``str`` / numbers (text), ``tuple[str, ...]`` (one item per line), `Badge` (a
-status word, coloured in HTML) and `Code` (a command or identifier to copy).
+status word, coloured in HTML) and `Code` (a command or identifier to copy). `BarChart` is data too: HTML draws it
+as inline SVG, Markdown as a line of block characters per series.
 """
 
 from __future__ import annotations
@@ -88,7 +89,25 @@ class Steps:
     items: tuple[Cell, ...]
 
 
-Block = Paragraph | Facts | Table | Steps
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: tuple[int | float, ...]
+    tone: Tone = "info"
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Bars over time, one panel per series, each panel on its own scale: a rare series (disagreements) stays
+    visible under a busy one (decisions). ``x_labels`` name the bars (HTML tooltips, the axis ends)."""
+
+    title: str
+    x_labels: tuple[str, ...]
+    series: tuple[Series, ...]
+    caption: str = ""
+
+
+Block = Paragraph | Facts | Table | Steps | BarChart
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from reports.document import Badge, Block, Cell, Code, Facts, Paragraph, Report, Section, Steps, Table
+from reports.document import Badge, BarChart, Block, Cell, Code, Facts, Paragraph, Report, Section, Steps, Table
 
 SHOWN_LINES = 8  # longer lists fold the rest into <details>, which browsers open without script
 
@@ -48,6 +48,12 @@ details > summary { cursor: pointer; color: var(--info); }
 p.empty { color: var(--muted); font-style: italic; }
 ol.steps li { margin: 0.3rem 0; }
 footer { margin-top: 3rem; color: var(--muted); font-size: 12px; }
+figure.chart { margin: 0.6rem 0 1.2rem; }
+figure.chart svg { max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+figure.chart figcaption { color: var(--muted); font-size: 12px; }
+.chart text { fill: var(--muted); } .chart line { stroke: var(--line); }
+.chart rect.ok { fill: var(--ok); } .chart rect.warn { fill: var(--warn); } .chart rect.bad { fill: var(--bad); }
+.chart rect.info { fill: var(--info); } .chart rect.muted { fill: var(--muted); }
 @media print { nav.toc { display: none; } details { display: block; } body { padding: 0; } }
 """
 
@@ -102,7 +108,56 @@ def _block(block: Block) -> str:
         return f'<dl class="facts">{rows}</dl>'
     if isinstance(block, Steps):
         return '<ol class="steps">' + "".join(f"<li>{cell(i)}</li>" for i in block.items) + "</ol>"
+    if isinstance(block, BarChart):
+        return _chart(block)
     return _table(block)
+
+
+# Chart geometry (SVG user units): a label column, then one bar slot per x label; one panel per series.
+_LABEL_W, _SLOT_MAX, _PLOT_MIN, _PLOT_MAX, _PANEL_H, _GAP, _AXIS_H = 150, 18.0, 240.0, 900.0, 56, 14, 18
+
+
+def _chart(chart: BarChart) -> str:
+    """Inline SVG (no script, no external reference); each bar carries a <title> tooltip."""
+    bars = len(chart.x_labels)
+    plot = min(_PLOT_MAX, max(_PLOT_MIN, bars * _SLOT_MAX))
+    slot = plot / max(bars, 1)
+    width = _LABEL_W + plot + 10
+    height = len(chart.series) * (_PANEL_H + _GAP) + _AXIS_H
+    # The accessible name is the <title> child (SVG-AAM), not an attribute: names come from the account.
+    parts = [f'<figure class="chart"><svg role="img" viewBox="0 0 {width:.0f} {height}" width="{width:.0f}" '
+             f'height="{height}">', f"<title>{escape(chart.title)}</title>"]
+    for index, series in enumerate(chart.series):
+        top = index * (_PANEL_H + _GAP)
+        base = top + _PANEL_H
+        peak = max(series.values, default=0)
+        parts.append(f'<text x="0" y="{top + 14}">{escape(series.label)}</text>'
+                     f'<text x="0" y="{top + 30}">max {escape(_number(peak))}</text>'
+                     f'<line x1="{_LABEL_W}" y1="{base}" x2="{_LABEL_W + plot:.1f}" y2="{base}"/>')
+        for i, value in enumerate(series.values):
+            if value <= 0:
+                continue
+            h = max(1.0, (_PANEL_H - 4) * value / peak)
+            x = _LABEL_W + i * slot + slot * 0.1
+            label = chart.x_labels[i] if i < bars else ""
+            parts.append(f'<rect class="{escape(series.tone)}" x="{x:.1f}" y="{base - h:.1f}" '
+                         f'width="{max(slot * 0.8, 0.5):.1f}" height="{h:.1f}"><title>{escape(label)}: '
+                         f'{escape(_number(value))} {escape(series.label)}</title></rect>')
+    if bars:
+        axis = height - 4
+        parts.append(f'<text x="{_LABEL_W}" y="{axis}">{escape(chart.x_labels[0])}</text>')
+        if bars > 1:
+            parts.append(f'<text x="{_LABEL_W + plot:.1f}" y="{axis}" text-anchor="end">'
+                         f"{escape(chart.x_labels[-1])}</text>")
+    parts.append("</svg>")
+    if chart.caption:
+        parts.append(f"<figcaption>{escape(chart.caption)}</figcaption>")
+    parts.append("</figure>")
+    return "".join(parts)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _table(table: Table) -> str:

@@ -7,11 +7,12 @@ every text run is backslash-escaped (CommonMark lets any ASCII punctuation be es
 
 from __future__ import annotations
 
+import math
 import re
 
 from tabulate import tabulate
 
-from reports.document import Badge, Block, Cell, Code, Facts, Paragraph, Report, Section, Steps, Table
+from reports.document import Badge, BarChart, Block, Cell, Code, Facts, Paragraph, Report, Section, Steps, Table
 
 MAX_LINES_PER_CELL = 20  # beyond this a cell stops being readable; the HTML, CSV and JSON carry every item
 
@@ -82,7 +83,30 @@ def _block(block: Block) -> list[str]:
         return [f"- **{escape(label)}:** {cell(value)}" for label, value in block.items]
     if isinstance(block, Steps):
         return [f"{n}. {cell(item)}" for n, item in enumerate(block.items, start=1)]
+    if isinstance(block, BarChart):
+        return _chart(block)
     return _table(block)
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def _chart(chart: BarChart) -> list[str]:
+    """One line of block characters per series, each on its own scale (the HTML report draws the chart)."""
+    out = [f"**{escape(chart.title)}**", ""]
+    for series in chart.series:
+        peak = max(series.values, default=0)
+        if peak <= 0:
+            out.append(f"- {escape(series.label)}: none")
+            continue
+        # eight heights: a value in ((k-1)/8, k/8] of the peak gets the k-th block; zero is a space
+        line = "".join(" " if v <= 0 else _BLOCKS[max(0, math.ceil(v / peak * len(_BLOCKS)) - 1)]
+                       for v in series.values)
+        out.append(f"- {escape(series.label)}: `{line}` (max {peak:,.0f})")
+    if chart.x_labels:
+        out += ["", f"_{escape(chart.x_labels[0])} to {escape(chart.x_labels[-1])}_"
+                + (f" — {escape(chart.caption)}" if chart.caption else "")]
+    return out
 
 
 def _table(table: Table) -> list[str]:

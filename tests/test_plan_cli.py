@@ -145,3 +145,6 @@ def test_plan_replaces_a_previous_plan(demo_inventory, tmp_path, capsys):
     second = {p.name for p in (plan / "policies").iterdir()}
     assert first != second and json.loads((plan / "plan.json").read_text())["layout"] == "scopes"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+    (plan / "deployment.json").write_text('{"format_version": 1}')
+    assert run(capsys, "plan", str(demo_inventory), "--out", str(plan))[0] == 0
+    assert (plan / "deployment.json").read_text() == '{"format_version": 1}'  # a deployed plan keeps its record

@@ -12,6 +12,10 @@ Filled gaps:
   ``/authorizationScopes`` (one scope per operation, in ``value``). Anything else is a BadRequestException, as
   API Gateway answers unsupported patches. An authorizer id must exist on the API (``Invalid authorizer ID
   specified``) and match the type: CUSTOM needs a TOKEN/REQUEST authorizer, COGNITO_USER_POOLS a Cognito one.
+* **DynamoDB conditional writes are atomic per item**: DynamoDB evaluates a write's condition and applies the
+  write as one step (DynamoDB developer guide, "Condition expressions"); moto 5.2.5's threaded server checks and
+  inserts without a lock in between (``moto/dynamodb/models/table.py``, ``Table.put_item``), so two concurrent
+  conditional puts of the same key could both succeed. The table's write and read operations are serialized.
 * **API Gateway GetResources paging**: moto ignores ``limit``/``position`` and returns everything in one page.
   The real API returns at most ``limit`` items (default 25, maximum 500) and a ``position`` token; paging
   matters to us because the scan's cost (calls per resource) is part of the product.
@@ -52,6 +56,7 @@ def install() -> None:
         APIGatewayBackend.update_method = _backend_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.get_resources = _response_get_resources  # type: ignore[method-assign]
+        _serialize_dynamodb_tables()
         cognito_tokens.install_token_hooks()
         _installed = True
 
@@ -156,3 +161,24 @@ def _response_get_resources(self: Any) -> Any:
     if start + limit < len(resources):
         body["position"] = resources[start + limit].id
     return 200, {}, json.dumps(body)
+
+
+# --- DynamoDB: conditional writes atomic per item ----------------------------------------------------------------
+
+_dynamodb_lock = threading.RLock()
+
+
+def _serialize_dynamodb_tables() -> None:
+    from moto.dynamodb.models.table import Table
+
+    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan"):
+        original = getattr(Table, name, None)
+        if original is None:
+            continue
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(Table, name, locked)
+

@@ -1,0 +1,128 @@
+"""`avp-migrate deploy` and `avp-migrate undeploy`: put a plan's endpoints in shadow mode, and take them back.
+
+Exit codes: 0 done (or nothing to do); 2 with --dry-run when there are changes; 1 on error (one line; a failed
+real run leaves deployment.json naming what exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from migrate.errors import UserError
+
+EXIT_CHANGES = 2
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    parser = verbs.add_parser(
+        "deploy", parents=[common], help="deploy a plan in shadow mode: AVP store, Lambda authorizer, methods",
+        description="Bring the account to what the plan says, creating or updating only what differs: the "
+                    "Verified Permissions policy store (STRICT), schema, identity source and policies (by @id); "
+                    "the Lambda authorizer with a least-privilege role; the mode document (SSM) and its ledger "
+                    "(DynamoDB); the API Gateway REQUEST authorizer; then the selected methods move to it (their "
+                    "integrations untouched, their configuration recorded in PLAN/deployment.json) and the stage "
+                    "is deployed. Every change is printed; --dry-run prints them and exits 2 when there are any.")
+    parser.add_argument("--plan", required=True, metavar="DIR", help="the plan folder `avp-migrate plan` wrote")
+    parser.add_argument("--mode", required=True, choices=["shadow"],
+                        help="shadow: the authorizer enforces today's scopes and records what AVP would decide")
+    parser.add_argument("--endpoint", action="append", default=[], metavar="ROUTE",
+                        help="move only this route, e.g. 'GET /avp' (repeatable; default: every migrated route)")
+    parser.add_argument("--dry-run", action="store_true", help="print the change set and change nothing")
+    parser.add_argument("--ttl", type=int, default=300, metavar="SECONDS",
+                        help="API Gateway's authorizer result cache, 0-3600 (default 300)")
+    parser.add_argument("--function-name", metavar="NAME",
+                        help="the Lambda function (default avp-migrate-authz-<api id>-<stage>)")
+    parser.add_argument("--dependencies", choices=["pip", "layers"], default="pip",
+                        help="pip (default): bundle authorizer/requirements.txt built for manylinux2014_x86_64 "
+                             "CPython 3.12; layers: bundle only our code and use --layer")
+    parser.add_argument("--layer", action="append", default=[], metavar="ARN",
+                        help="with --dependencies layers: a layer version ARN (repeatable), e.g. the Powertools "
+                             "public layer AWSLambdaPowertoolsPythonV3-python312-x86_64")
+    parser.add_argument("--wheelhouse", metavar="DIR",
+                        help="with --dependencies pip: install from the wheels in DIR only (no index)")
+    parser.add_argument("--yes", action="store_true", help="apply without asking (the prompt shows on a terminal)")
+    parser.set_defaults(run=run_deploy)
+
+    undeploy = verbs.add_parser(
+        "undeploy", parents=[common], help="restore the methods' original authorizers and remove what deploy made",
+        description="Put each moved method back exactly as it was (authorizer and scopes), deploy the stage, then "
+                    "delete the Lambda authorizer, its role, the mode document and (unless --keep-store) the "
+                    "policy store. The log group and the mode ledger's items are kept (evidence and audit log).")
+    undeploy.add_argument("--plan", required=True, metavar="DIR", help="the plan folder holding deployment.json")
+    undeploy.add_argument("--dry-run", action="store_true", help="print the change set and change nothing")
+    undeploy.add_argument("--keep-store", action="store_true", help="keep the Verified Permissions policy store")
+    undeploy.add_argument("--yes", action="store_true", help="apply without asking (the prompt shows on a terminal)")
+    undeploy.set_defaults(run=run_undeploy)
+
+
+def _session(args: argparse.Namespace) -> Any:
+    from migrate.awsconfig import AwsSession, AwsTarget
+
+    return AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url))
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from migrate.deploy.deployer import DeployOptions, plan_deploy
+    from migrate.deploy.package import PackageOptions
+
+    options = DeployOptions(mode=args.mode, endpoints=tuple(args.endpoint), ttl=args.ttl,
+                            function_name=args.function_name,
+                            package=PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer),
+                                                   wheelhouse=args.wheelhouse))
+    change_set = plan_deploy(_session(args), args.plan, options)
+    ctx = change_set.ctx
+    target = f"API {ctx.record.api_name} ({ctx.record.api_id}) stage {ctx.record.stage}"
+    return present(change_set, args, done=f"deployed {target} in {args.mode} mode",
+                   unchanged=f"no changes: {target} is deployed as the plan says")
+
+
+def run_undeploy(args: argparse.Namespace) -> int:
+    from migrate.deploy.undeploy import finish, plan_undeploy
+
+    change_set = plan_undeploy(_session(args), args.plan, keep_store=args.keep_store)
+    ctx = change_set.ctx
+    target = f"API {ctx.record.api_name} ({ctx.record.api_id}) stage {ctx.record.stage}"
+    return present(change_set, args, done=f"undeployed {target}", unchanged=f"nothing to undeploy for {target}",
+                   after=lambda: finish(change_set, keep_store=args.keep_store))
+
+
+def present(change_set: Any, args: argparse.Namespace, *, done: str, unchanged: str, after: Any = None) -> int:
+    from migrate.deploy.runner import apply_changes, record_differs_from_file
+
+    ctx, changes = change_set.ctx, change_set.changes
+    as_json = args.format == "json"
+    if args.dry_run or not changes:
+        if as_json:
+            print(json.dumps({"dry_run": args.dry_run, "changes": [c.to_json() for c in changes],
+                              "notes": ctx.notes}, indent=2))
+        else:
+            for change in changes:
+                print(change.line)
+            for note in ctx.notes:
+                print(f"note: {note}")
+            print(f"{len(changes)} change(s); dry run: nothing was changed" if changes else unchanged)
+        if not args.dry_run:
+            if after is not None:
+                print(after())
+            elif record_differs_from_file(ctx):
+                ctx.save()  # the record catches up with what exists (nothing in AWS changed)
+        return EXIT_CHANGES if args.dry_run and changes else 0
+    if not args.yes and sys.stdin.isatty() and not as_json:
+        for change in changes:
+            print(change.line)
+        answer = input(f"apply these {len(changes)} changes? [y/N] ").strip().lower()
+        if answer not in {"y", "yes"}:
+            raise UserError("nothing was changed (answer y, or pass --yes)", where=change_set.verb)
+    apply_changes(change_set, echo=(lambda line: None) if as_json else print)
+    message = after() if after is not None else f"wrote {ctx.record_file}"
+    if as_json:
+        print(json.dumps({"dry_run": False, "changes": [c.to_json() for c in changes], "notes": ctx.notes,
+                          "result": message}, indent=2))
+    else:
+        for note in ctx.notes:
+            print(f"note: {note}")
+        print(f"{done}: {len(changes)} change(s) applied; {message}")
+    return 0

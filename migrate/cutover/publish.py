@@ -1,0 +1,90 @@
+"""Publishing the ledger's newest mode document to the SSM parameter the authorizer reads.
+
+SSM PutParameter with ``Overwrite=True`` replaces the value unconditionally (there is no "only if the version is
+still N" option), so SSM cannot arbitrate between writers; the ledger does, and this module only makes SSM
+converge to the ledger's newest version: put, re-read the ledger, put again if something newer was committed.
+Parameter Store keeps the 100 most recent versions of a parameter and deletes the oldest on the next put, unless
+that one carries a label (then PutParameter fails with ParameterMaxVersionLimitExceeded: botocore SSM exceptions);
+we never label versions, and the ledger, not SSM's history, is the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from migrate.cutover.ledger import Entry, Ledger
+
+# A Standard parameter holds at most 4 KB; a larger document needs the Advanced tier (8 KB) (SSM user guide,
+# "Managing parameter tiers"). About 120 routes fit in 4 KB.
+STANDARD_TIER_BYTES = 4096
+MAX_PUBLISH_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the parameter holds now."""
+
+    exists: bool
+    text: str | None = None
+    document: dict[str, Any] | None = None
+    problem: str | None = None  # why the value is not a mode document
+
+    @property
+    def version(self) -> int | None:
+        value = (self.document or {}).get("version")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class ModeParameter:
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    @property
+    def where(self) -> str:
+        return f"ssm:{self.name}"
+
+    def read(self) -> Published:
+        try:
+            value = self.client.get_parameter(Name=self.name)["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                return Published(exists=False, problem="the parameter does not exist")
+            raise
+        try:
+            document = json.loads(value)
+        except json.JSONDecodeError as exc:
+            return Published(exists=True, text=value, problem=f"not JSON (line {exc.lineno} column {exc.colno})")
+        if not isinstance(document, dict):
+            return Published(exists=True, text=value, problem="not a JSON object")
+        return Published(exists=True, text=value, document=document)
+
+    def write(self, entry: Entry) -> None:
+        text = entry.document_text
+        extra = {"Tier": "Advanced"} if len(text.encode()) > STANDARD_TIER_BYTES else {}
+        self.client.put_parameter(Name=self.name, Value=text, Type="String", Overwrite=True, **extra)
+
+
+def publish(ledger: Ledger, parameter: ModeParameter, entry: Entry) -> Entry:
+    """Put ``entry``'s document, then keep putting the ledger's newest until it is what we put last.
+
+    Returns the entry left in SSM. Bounded: if writers keep committing for :data:`MAX_PUBLISH_ROUNDS` rounds, the
+    last of them publishes after us anyway (each writer publishes after its own commit).
+    """
+    current = entry
+    for _ in range(MAX_PUBLISH_ROUNDS):
+        parameter.write(current)
+        newest = ledger.require_latest()
+        if newest.version <= current.version:
+            return current
+        current = newest
+    return current
+
+
+def in_sync(published: Published, newest: Entry) -> bool:
+    """SSM holds exactly the ledger's newest document (same content, not only the same version number)."""
+    return published.document is not None and published.document == newest.document

@@ -1,0 +1,151 @@
+"""`deploy`: compute the change set that brings the account to what the plan says, in shadow mode.
+
+Everything that can be checked is checked before the first change: the plan folder (:mod:`.plan_input`), the
+endpoints, the caller's account against the record, the API and stage, the live methods against the plan, the
+layers, the package (pip runs here). Then every resource is read and compared; the result is a list of
+:class:`~migrate.deploy.changes.Change` in the order they must be applied:
+
+1. Verified Permissions: store, schema, identity source, policies (:mod:`.avp_store`)
+2. the mode ledger table, its item for this version, the mode document (:mod:`.modes`)
+3. the log group, the role and its policy, the function (:mod:`.function`)
+4. the API Gateway authorizer, Lambda's permission for it, the methods, the stage deployment (:mod:`.apigw`)
+
+Resources a later step needs (the store's ARN for the role policy, the authorizer's id for the permission) are
+read from the shared context when the change is applied, so one run can create everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrate.awsconfig import AwsSession
+from migrate.deploy import apigw, avp_store, function, modes
+from migrate.deploy.context import Context, is_not_found
+from migrate.deploy.names import Names, partition_of
+from migrate.deploy.package import ARCHITECTURE, RUNTIME, PackageOptions, build_package
+from migrate.deploy.plan_input import PlanInput, PlannedRoute, load_plan
+from migrate.deploy.record import DeploymentRecord, load_record, record_path
+from migrate.deploy.runner import ChangeSet
+from migrate.errors import UserError
+
+MODES = ("shadow",)  # deploy puts endpoints in shadow; `cutover` moves them on
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    mode: str = "shadow"
+    endpoints: tuple[str, ...] = ()
+    ttl: int = 300
+    function_name: str | None = None
+    package: PackageOptions = field(default_factory=PackageOptions)
+
+
+def select_routes(plan: PlanInput, endpoints: tuple[str, ...]) -> list[PlannedRoute]:
+    """The routes to move, in the plan's order: all migrated routes, or those named (``get /avp`` is ``GET
+    /avp``)."""
+    if not endpoints:
+        return list(plan.routes.values())
+    wanted = set()
+    for endpoint in endpoints:
+        verb, _, path = " ".join(endpoint.split()).partition(" ")
+        key = f"{verb.upper()} {path}"
+        if key not in plan.routes:
+            examples = ", ".join(list(plan.routes)[:3])
+            raise UserError(f"unknown route {endpoint!r}: not a migrated route of the plan in {plan.folder} "
+                            f"(routes look like {examples})", where="--endpoint")
+        wanted.add(key)
+    return [route for key, route in plan.routes.items() if key in wanted]
+
+
+def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> ChangeSet:
+    plan = load_plan(plan_dir)
+    selected = select_routes(plan, options.endpoints)
+    if options.mode not in MODES:
+        raise UserError(f"expected one of {', '.join(MODES)}, got {options.mode!r} (cut-over is `avp-migrate "
+                        "cutover`)", where="--mode")
+    if not 0 <= options.ttl <= apigw.MAX_TTL:
+        raise UserError(f"must be between 0 and {apigw.MAX_TTL} seconds (API Gateway's limit), got {options.ttl}",
+                        where="--ttl")
+    options.package.check()
+    identity = session.client("sts").get_caller_identity()
+    account, caller = identity["Account"], identity["Arn"]
+    record = _existing_record(plan, session.region, account)
+    if options.function_name and record.function_name and options.function_name != record.function_name:
+        raise UserError(f"deployment.json records function {record.function_name}; undeploy before deploying "
+                        f"under another name", where="--function-name")
+    names = Names.make(api_id=plan.api_id, stage=plan.stage, region=session.region, account_id=account,
+                       partition=partition_of(caller), function_name=options.function_name or
+                       record.function_name or None)
+    ctx = Context(session=session, names=names, record=record, folder=plan.folder, caller_arn=caller)
+    client = ctx.client("apigateway")
+    try:
+        client.get_rest_api(restApiId=plan.api_id)
+    except Exception as exc:
+        if is_not_found(exc):
+            raise UserError(f"the plan's API {plan.api_id} ({plan.api_name}) does not exist in account {account} "
+                            f"region {session.region}: wrong --profile/--region, or the API was deleted",
+                            where=plan_dir) from None
+        raise
+    apigw.check_stage(client, plan.api_id, plan.stage)
+    live = apigw.read_methods(client, plan.api_id)
+    _check_layers(ctx, options.package.layers)
+    package = build_package(plan.config_text, options.package)
+
+    changes = avp_store.plan_avp(ctx, plan)
+    mode_plan = modes.plan_modes(ctx, [r.route for r in selected], options.mode)
+    changes += mode_plan.changes
+    changes += function.plan_log_group(ctx)
+    changes += function.plan_role(ctx)
+    function_changes = function.plan_function(ctx, package, mode_plan.text)
+    changes += function_changes
+    authorizer_changes, authorizer_names = apigw.plan_authorizer(ctx, options.ttl)
+    changes += authorizer_changes
+    function_exists = not any(c.action == "create" for c in function_changes)
+    changes += function.plan_permission(ctx, function_exists, authorizer_known=bool(ctx.record.authorizer_id))
+    moves = apigw.plan_moves(ctx, selected, live, authorizer_names)
+    changes += moves
+    total = len(ctx.record.methods) + len(moves)
+    changes += apigw.plan_stage_deployment(
+        ctx, changed=bool(authorizer_changes or moves),
+        description=f"avp-migrate deploy: {total} method(s) on the Lambda authorizer ({options.mode})")
+    return ChangeSet(ctx=ctx, changes=changes, verb="deploy")
+
+
+def _existing_record(plan: PlanInput, region: str, account: str) -> DeploymentRecord:
+    if not record_path(plan.folder).exists():
+        return DeploymentRecord(api_id=plan.api_id, api_name=plan.api_name, stage=plan.stage, region=region,
+                                account_id=account, policy_store_id="", identity_source_id="", function_name="",
+                                function_arn="", role_name="", log_group="", authorizer_id="", mode_parameter="",
+                                ledger_table="", deployed_at="")
+    record = load_record(plan.folder)
+    where = str(record_path(plan.folder))
+    if (record.api_id, record.stage) != (plan.api_id, plan.stage):
+        raise UserError(f"records API {record.api_id} stage {record.stage}, the plan is for {plan.api_id} stage "
+                        f"{plan.stage}", where=where)
+    if (record.account_id, record.region) != (account, region):
+        raise UserError(f"records account {record.account_id} region {record.region}; you are in account {account} "
+                        f"region {region} (check --profile/--region)", where=where)
+    return record
+
+
+def _check_layers(ctx: Context, layers: tuple[str, ...]) -> None:
+    """Each layer must exist, be readable by this account, and fit python3.12 on x86_64, before anything
+    changes (GetLayerVersion takes the layer's ARN as LayerName; public layers such as Powertools' grant
+    lambda:GetLayerVersion to everyone)."""
+    lam = ctx.client("lambda")
+    for arn in layers:
+        layer, _, version = arn.rpartition(":")
+        try:
+            found: dict[str, Any] = lam.get_layer_version(LayerName=layer, VersionNumber=int(version))
+        except Exception as exc:
+            if is_not_found(exc):
+                raise UserError(f"layer version not found (or not shared with account {ctx.names.account_id}): "
+                                f"{arn}", where="--layer") from None
+            raise
+        runtimes = found.get("CompatibleRuntimes") or []
+        architectures = found.get("CompatibleArchitectures") or []
+        if runtimes and RUNTIME not in runtimes:
+            raise UserError(f"{arn} is for {', '.join(runtimes)}, not {RUNTIME}", where="--layer")
+        if architectures and ARCHITECTURE not in architectures:
+            raise UserError(f"{arn} is for {', '.join(architectures)}, not {ARCHITECTURE}", where="--layer")

@@ -1,0 +1,243 @@
+"""The authorizer's Lambda function, its execution role and log group, and API Gateway's permission to invoke it.
+
+Least privilege: the role trusts only ``lambda.amazonaws.com`` and carries exactly one inline policy with
+three statements; any other inline or attached policy on it is removed (the role is ours alone):
+
+* ``verifiedpermissions:IsAuthorizedWithToken`` and ``verifiedpermissions:IsAuthorized`` on the policy store's ARN
+  (``arn:aws:verifiedpermissions::ACCOUNT:policy-store/ID``; Service Authorization Reference, Amazon Verified
+  Permissions: both actions take the ``policy-store`` resource type);
+* ``ssm:GetParameter`` on the mode document parameter (Powertools' SSMProvider.get calls GetParameter);
+* ``logs:CreateLogStream`` and ``logs:PutLogEvents`` on the function's log group. deploy creates the log group
+  itself, so the function does not need ``logs:CreateLogGroup`` (which AWSLambdaBasicExecutionRole grants on
+  every log group of the account).
+
+The function: ``python3.12``, ``x86_64`` (the platform the dependencies are built for), handler
+``authorizer.handler.lambda_handler``, environment ``AVP_AUTHZ_POLICY_STORE_ID``, ``AVP_AUTHZ_MODES_PARAMETER``,
+``AVP_AUTHZ_MODES`` (the mode document as deploy leaves it: the fallback while SSM cannot be read). Other
+variables someone set on the function (tuning such as ``AVP_AUTHZ_AVP_TIMEOUT_MS``) are kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from migrate.deploy.changes import Change
+from migrate.deploy.context import Context, error_code, is_not_found, retry_eventual
+from migrate.deploy.names import PERMISSION_STATEMENT_ID, ROLE_POLICY_NAME
+from migrate.deploy.package import ARCHITECTURE, HANDLER, RUNTIME, Package
+from migrate.errors import UserError
+
+TIMEOUT_SECONDS = 10  # the AVP call is bounded at 300 ms; a cold start with a JWKS fetch needs a few seconds
+MEMORY_MB = 256  # cryptography's import is CPU-bound and Lambda's CPU grows with memory
+ENV_LIMIT_BYTES = 4096  # Lambda quotas: 4 KB for all environment variables of a function, in aggregate
+ENV_STORE, ENV_PARAMETER, ENV_MODES = "AVP_AUTHZ_POLICY_STORE_ID", "AVP_AUTHZ_MODES_PARAMETER", "AVP_AUTHZ_MODES"
+
+TRUST_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def role_policy(store_arn: str, parameter_arn: str, log_group_arn: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DecideWithVerifiedPermissions", "Effect": "Allow",
+         "Action": ["verifiedpermissions:IsAuthorized", "verifiedpermissions:IsAuthorizedWithToken"],
+         "Resource": store_arn},
+        {"Sid": "ReadModeDocument", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": log_group_arn},
+    ]}
+
+
+def plan_log_group(ctx: Context) -> list[Change]:
+    logs = ctx.client("logs")
+    name = ctx.names.log_group
+    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups") or []
+    if any(g["logGroupName"] == name for g in groups):
+        ctx.record.log_group = name
+        return []
+
+    def create() -> None:
+        ctx.record.log_group = name
+        try:
+            logs.create_log_group(logGroupName=name)
+        except Exception as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+
+    return [Change("create", f"logs log group {name}", "the authorizer's shadow records", apply=create)]
+
+
+def plan_role(ctx: Context) -> list[Change]:
+    iam = ctx.client("iam")
+    name = ctx.names.role_name
+    changes: list[Change] = []
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except Exception as exc:
+        if not is_not_found(exc):
+            raise
+        role = None
+    if role is None:
+        def create() -> None:
+            ctx.record.role_name = name
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+                            Description=f"avp-migrate Lambda authorizer {ctx.names.function_name}")
+
+        changes.append(Change("create", f"iam role {name}", "trusted by lambda.amazonaws.com only", apply=create))
+        inline, attached, current_policy = [], [], None
+    else:
+        ctx.record.role_name = name
+        if _document(role.get("AssumeRolePolicyDocument")) != TRUST_POLICY:
+            changes.append(Change("update", f"iam role {name}", "trust policy -> lambda.amazonaws.com only",
+                                  apply=lambda: iam.update_assume_role_policy(
+                                      RoleName=name, PolicyDocument=json.dumps(TRUST_POLICY))))
+        inline = list(iam.list_role_policies(RoleName=name).get("PolicyNames") or [])
+        attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies")
+                    or []]
+        current_policy = (_document(iam.get_role_policy(RoleName=name, PolicyName=ROLE_POLICY_NAME)
+                                    ["PolicyDocument"]) if ROLE_POLICY_NAME in inline else None)
+    wanted = (role_policy(ctx.store_arn, ctx.names.parameter_arn, ctx.names.log_group_arn)
+              if ctx.store_arn else None)  # a store created by this run: its ARN is not known yet
+    if current_policy is None or current_policy != wanted:
+        def put() -> None:
+            assert ctx.store_arn, "the policy store exists by now"
+            iam.put_role_policy(RoleName=name, PolicyName=ROLE_POLICY_NAME, PolicyDocument=json.dumps(
+                role_policy(ctx.store_arn, ctx.names.parameter_arn, ctx.names.log_group_arn)))
+
+        store = ctx.store_arn or "the new policy store"
+        changes.append(Change("create" if current_policy is None else "update",
+                              f"iam role policy {name}/{ROLE_POLICY_NAME}",
+                              f"verifiedpermissions:IsAuthorized* on {store}; ssm:GetParameter on "
+                              f"{ctx.names.mode_parameter}; logs on {ctx.names.log_group}", apply=put))
+    for other in sorted(p for p in inline if p != ROLE_POLICY_NAME):
+        changes.append(Change("delete", f"iam role policy {name}/{other}", "not avp-migrate's: least privilege",
+                              apply=_bind(iam.delete_role_policy, RoleName=name, PolicyName=other)))
+    for arn in sorted(attached):
+        changes.append(Change("delete", f"iam role policy attachment {name}/{arn.rsplit('/', 1)[-1]}",
+                              "not avp-migrate's: least privilege",
+                              apply=_bind(iam.detach_role_policy, RoleName=name, PolicyArn=arn)))
+    return changes
+
+
+def _bind(call: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
+    return lambda: call(**kwargs)
+
+
+def _document(value: Any) -> Any:
+    # boto3 returns IAM policy documents decoded (a dict); be tolerant of a JSON string too.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def desired_environment(ctx: Context, current: dict[str, str], modes_text: str) -> dict[str, str] | None:
+    """The function's variables after deploy, or None while the store id is not known yet."""
+    if not ctx.record.policy_store_id:
+        return None
+    environment = {**current, ENV_STORE: ctx.record.policy_store_id, ENV_PARAMETER: ctx.names.mode_parameter,
+                   ENV_MODES: modes_text}
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in environment.items())
+    if size > ENV_LIMIT_BYTES:
+        raise UserError(f"the function's environment would be {size} bytes, over Lambda's 4 KB: the mode document "
+                        f"is {len(modes_text.encode())} bytes (too many routes for the fallback variable)",
+                        where=ctx.names.function_name)
+    return environment
+
+
+def plan_function(ctx: Context, package: Package, modes_text: str) -> list[Change]:
+    lam = ctx.client("lambda")
+    name = ctx.names.function_name
+    try:
+        config = lam.get_function(FunctionName=name)["Configuration"]
+    except Exception as exc:
+        if not is_not_found(exc):
+            raise
+        config = None
+    description = f"avp-migrate Lambda authorizer for API {ctx.names.api_id} stage {ctx.names.stage}"
+    settings = {"Runtime": RUNTIME, "Handler": HANDLER, "Role": ctx.names.role_arn, "Timeout": TIMEOUT_SECONDS,
+                "MemorySize": MEMORY_MB, "Description": description}
+    if config is None:
+        def create() -> None:
+            ctx.record.function_name, ctx.record.function_arn = name, ctx.names.function_arn
+            environment = desired_environment(ctx, {}, modes_text)
+            # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually consistent):
+            # CreateFunction then fails with InvalidParameterValueException "...cannot be assumed by Lambda".
+            created = retry_eventual(lambda: lam.create_function(
+                FunctionName=name, Code={"ZipFile": package.zip_bytes}, Architectures=[ARCHITECTURE],
+                Layers=list(package.layers), Environment={"Variables": environment or {}}, Publish=False,
+                **settings), retry_if=_role_not_ready)
+            ctx.record.function_arn = created["FunctionArn"]
+            # A new function is Pending until Active; updates before that fail (Lambda developer guide,
+            # "Lambda function states").
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
+
+        return [Change("create", f"lambda function {name}", f"{RUNTIME} {ARCHITECTURE}, {package.describe()}",
+                       apply=create)]
+    ctx.record.function_name, ctx.record.function_arn = name, config["FunctionArn"]
+    current_env = (config.get("Environment") or {}).get("Variables") or {}
+    wanted_env = desired_environment(ctx, current_env, modes_text)
+    differences = [key.lower() for key, value in settings.items() if config.get(key) != value]
+    if wanted_env is None or wanted_env != current_env:
+        differences.append("environment")
+    if [layer["Arn"] for layer in config.get("Layers") or []] != list(package.layers):
+        differences.append("layers")
+    code_changed = (config.get("CodeSha256") != package.sha256
+                    or (config.get("Architectures") or ["x86_64"]) != [ARCHITECTURE])
+    if not differences and not code_changed:
+        return []
+
+    def update() -> None:
+        if code_changed:
+            lam.update_function_code(FunctionName=name, ZipFile=package.zip_bytes, Architectures=[ARCHITECTURE])
+            lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        if differences:
+            environment = desired_environment(ctx, current_env, modes_text)
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": environment or {}},
+                                              Layers=list(package.layers), **settings)
+            lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+    what = (["code"] if code_changed else []) + differences
+    return [Change("update", f"lambda function {name}", ", ".join(what) + (f" ({package.describe()})"
+                                                                           if code_changed else ""), apply=update)]
+
+
+def _role_not_ready(exc: BaseException) -> bool:
+    return error_code(exc) == "InvalidParameterValueException" and "assumed" in str(exc)
+
+
+def plan_permission(ctx: Context, function_exists: bool, authorizer_known: bool) -> list[Change]:
+    """API Gateway may invoke the function for this authorizer only (SourceArn ...:API/authorizers/ID; Lambda
+    compares it with ArnLike)."""
+    lam = ctx.client("lambda")
+    name = ctx.names.function_name
+    current = None
+    if function_exists:
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+            policy = {}
+        current = next((s for s in policy.get("Statement") or [] if s.get("Sid") == PERMISSION_STATEMENT_ID), None)
+    wanted_arn = ctx.names.authorizer_source_arn(ctx.record.authorizer_id) if authorizer_known else None
+    if current is not None and wanted_arn is not None:
+        source = ((current.get("Condition") or {}).get("ArnLike") or {}).get("AWS:SourceArn")
+        service = (current.get("Principal") or {}).get("Service")
+        if source == wanted_arn and service == "apigateway.amazonaws.com":
+            return []
+
+    def apply() -> None:
+        if current is not None:
+            lam.remove_permission(FunctionName=name, StatementId=PERMISSION_STATEMENT_ID)
+        lam.add_permission(FunctionName=name, StatementId=PERMISSION_STATEMENT_ID, Action="lambda:InvokeFunction",
+                           Principal="apigateway.amazonaws.com",
+                           SourceArn=ctx.names.authorizer_source_arn(ctx.record.authorizer_id),
+                           SourceAccount=ctx.names.account_id)
+
+    target = wanted_arn or f"{ctx.names.api_id}/authorizers/(new authorizer)"
+    return [Change("create" if current is None else "update", f"lambda permission {name}/{PERMISSION_STATEMENT_ID}",
+                   f"apigateway.amazonaws.com may invoke it from {target.rsplit(':', 1)[-1]}", apply=apply)]

@@ -1,0 +1,166 @@
+"""The authorizer's Lambda deployment package: the ``authorizer/`` package, the plan's ``authorizer-config.json``
+and (depending on ``--dependencies``) its third-party dependencies.
+
+Two ways to provide PyJWT[crypto], cryptography and Powertools, which must be built for the function's platform
+(Amazon Linux, x86_64, CPython 3.12), never for the machine running deploy:
+
+* ``pip`` (default): ``pip install -r authorizer/requirements.txt --target DIR --platform manylinux2014_x86_64
+  --implementation cp --python-version 3.12 --only-binary=:all:`` and everything lands in the zip. Without
+  ``--python-version`` pip would pick wheels for the interpreter running deploy (cffi, for one, ships
+  per-Python-version binaries). Needs PyPI, or ``--wheelhouse DIR`` (``--no-index --find-links DIR``) on a machine
+  without it.
+* ``layers``: the zip holds only our code; the dependencies come from Lambda layers given with ``--layer ARN``.
+  The Powertools public layer (``arn:aws:lambda:REGION:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-
+  x86_64:VERSION``, Powertools docs, "Install / Lambda Layer") is built with the ``[all]`` extras (Powertools
+  repository, layer_v3/layer/layer_stack.py: ``include_extras=True``), and in the Powertools version we pin
+  (3.37.0) ``[all]`` includes PyJWT and cryptography (its METADATA: ``Requires-Dist: pyjwt ...; extra == 'all'``).
+  Older Powertools versions may not: check the layer's contents, or add a layer of your own built with the pip
+  command above into ``python/``. deploy checks that each layer exists and is compatible with python3.12/x86_64
+  before changing anything.
+
+The zip is deterministic (sorted entries, fixed timestamps and modes), so the same inputs give the same
+``CodeSha256`` and a re-run of deploy sees no code change.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate.errors import UserError
+
+RUNTIME = "python3.12"
+PYTHON_VERSION = "3.12"
+ARCHITECTURE = "x86_64"
+PIP_PLATFORM = "manylinux2014_x86_64"
+HANDLER = "authorizer.handler.lambda_handler"
+# CreateFunction's ZipFile: 50 MB zipped at most (Lambda quotas, "Deployment package (.zip file archive) size").
+MAX_ZIP_BYTES = 50 * 1024 * 1024
+MAX_LAYERS = 5  # Lambda quotas: five layers per function
+LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+DEPENDENCY_MODES = ("pip", "layers")
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+
+
+@dataclass(frozen=True)
+class PackageOptions:
+    dependencies: str = "pip"
+    layers: tuple[str, ...] = ()
+    wheelhouse: str | None = None
+
+    def check(self) -> None:
+        if self.dependencies not in DEPENDENCY_MODES:
+            raise UserError(f"expected one of {', '.join(DEPENDENCY_MODES)}, got {self.dependencies!r}",
+                            where="--dependencies")
+        if self.dependencies == "layers" and not self.layers:
+            raise UserError("--dependencies layers needs at least one --layer ARN (the Powertools public layer, "
+                            "or a layer you built with authorizer/requirements.txt)", where="--layer")
+        if self.dependencies != "layers" and self.layers:
+            raise UserError("only meaningful with --dependencies layers", where="--layer")
+        if self.wheelhouse and self.dependencies != "pip":
+            raise UserError("only meaningful with --dependencies pip", where="--wheelhouse")
+        if self.wheelhouse and not Path(self.wheelhouse).is_dir():
+            raise UserError("wheelhouse folder not found", where=self.wheelhouse)
+        if len(self.layers) > MAX_LAYERS:
+            raise UserError(f"a function takes at most {MAX_LAYERS} layers", where="--layer")
+        for arn in self.layers:
+            if not LAYER_ARN.match(arn):
+                raise UserError(f"not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION): "
+                                f"{arn!r}", where="--layer")
+
+
+@dataclass(frozen=True)
+class Package:
+    zip_bytes: bytes
+    dependencies: str
+    layers: tuple[str, ...]
+    files: int
+
+    @property
+    def sha256(self) -> str:
+        """As Lambda reports it in CodeSha256: base64 of the SHA-256 of the zip."""
+        return base64.b64encode(hashlib.sha256(self.zip_bytes).digest()).decode()
+
+    def describe(self) -> str:
+        size = f"{len(self.zip_bytes) / 1024:.0f} KiB"
+        if self.dependencies == "layers":
+            return f"{self.files} files, {size}, dependencies from {len(self.layers)} layer(s)"
+        return f"{self.files} files, {size}, dependencies bundled for {PIP_PLATFORM} CPython {PYTHON_VERSION}"
+
+
+def authorizer_source() -> Path:
+    import authorizer
+
+    return Path(authorizer.__file__).parent
+
+
+def build_package(config_text: str, options: PackageOptions) -> Package:
+    options.check()
+    source = authorizer_source()
+    entries: dict[str, tuple[bytes, int]] = {}
+    for path in sorted(source.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        entries[f"authorizer/{path.relative_to(source).as_posix()}"] = (path.read_bytes(), 0o644)
+    # Where authorizer.settings looks by default: next to the package's modules.
+    entries["authorizer/authorizer-config.json"] = (config_text.encode("utf-8"), 0o644)
+    if options.dependencies == "pip":
+        with tempfile.TemporaryDirectory(prefix="avp-migrate-deps-") as target:
+            _pip_install(source / "requirements.txt", Path(target), options.wheelhouse)
+            for path in sorted(Path(target).rglob("*")):
+                relative = path.relative_to(target).as_posix()
+                if path.is_dir() or "__pycache__" in path.parts or relative.startswith("bin/"):
+                    continue
+                mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                entries[relative] = (path.read_bytes(), mode)
+    data = _zip(entries)
+    if len(data) > MAX_ZIP_BYTES:
+        raise UserError(f"the package is {len(data) // (1024 * 1024)} MB, over Lambda's 50 MB for a direct upload: "
+                        "use --dependencies layers", where="--dependencies")
+    return Package(zip_bytes=data, dependencies=options.dependencies, layers=tuple(options.layers),
+                   files=len(entries))
+
+
+def pip_command(requirements: Path, target: Path, wheelhouse: str | None) -> list[str]:
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+               "--target", str(target), "--platform", PIP_PLATFORM, "--implementation", "cp",
+               "--python-version", PYTHON_VERSION, "--only-binary=:all:", "-r", str(requirements)]
+    if wheelhouse:
+        command += ["--no-index", "--find-links", str(wheelhouse)]
+    return command
+
+
+def _pip_install(requirements: Path, target: Path, wheelhouse: str | None) -> None:
+    try:
+        done = subprocess.run(pip_command(requirements, target, wheelhouse), capture_output=True, text=True,
+                              timeout=600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"cannot run pip: {exc}", where="packaging the authorizer") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR")] or lines or ["no output"]
+        raise UserError(f"pip install -r {requirements.name} for {PIP_PLATFORM} CPython {PYTHON_VERSION} failed: "
+                        f"{errors[0][:300]} (offline? use --wheelhouse DIR or --dependencies layers)",
+                        where="packaging the authorizer")
+
+
+def _zip(entries: dict[str, tuple[bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(entries):
+            data, mode = entries[name]
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the permissions are honoured
+            archive.writestr(info, data, compresslevel=9)
+    return buffer.getvalue()
