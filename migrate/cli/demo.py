@@ -1,21 +1,35 @@
-"""`avp-migrate demo`: the whole migration story on the embedded AWS, printing where each output is."""
+"""`avp-migrate demo`: the whole migration story on the embedded AWS, printing where each output is.
+
+Each step runs the real command (the same code as `avp-migrate <verb>`) against the embedded AWS and shows its
+output: scan, plan, verify, deploy in shadow mode, traffic through the deployed authorizer, the shadow report,
+a cut-over, a refused cut-over, a rollback, status, and undeploy.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from migrate.errors import UserError
+
+ROUTE_TO_CUT_OVER = "GET /avp"  # the blog post's endpoint
+ROUTE_WITHOUT_TRAFFIC = "DELETE /pets/{petId}"  # gets no shadow traffic: not ready, its cut-over is refused
+SHADOW_ROUNDS = 3
+MIN_DECISIONS = 20  # readiness threshold for the demo's small traffic (the default is 100)
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser = verbs.add_parser(
         "demo", help="run the demo migration end to end on the embedded AWS",
         description="Start the embedded AWS, seed the demo account (API MyApi, its user pool, pre-token rules) "
-                    "and run every step of the migration that exists so far, writing outputs to --out.")
+                    "and run the whole migration: scan, plan, verify, deploy in shadow mode, traffic, the shadow "
+                    "report, cut-over, rollback, status, undeploy. Outputs go to --out.")
     parser.add_argument("--region", default=argparse.SUPPRESS, help="region of the embedded AWS (default us-east-1)")
     parser.add_argument("--out", default="demo-output", metavar="DIR",
                         help="directory for the demo's outputs (default: ./demo-output; replaced if it exists)")
@@ -24,9 +38,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     refuse_account_options(args, "demo")
-    from migrate.cli import scan as scan_cli
     from migrate.embedded import EmbeddedAws
-    from migrate.embedded.seed import seed_demo
 
     out = Path(args.out)
     if out.exists() and not (out / ".avp-migrate-demo").exists():
@@ -42,54 +54,119 @@ def run(args: argparse.Namespace) -> int:
                 shutil.rmtree(out)
             out.mkdir(parents=True)
             (out / ".avp-migrate-demo").write_text("outputs of `avp-migrate demo`; safe to delete\n")
-
-            _step(1, "embedded AWS", [f"moto on {aws.moto_url}, Verified Permissions on {aws.avp_url}"])
-            account = seed_demo(region=region)
-            _step(2, "seed the demo account", account.describe())
-
-            inventory_path = out / "inventory.json"
-            scan_args = argparse.Namespace(
-                out=str(inventory_path), api_id=[account.api_id], stage=account.stage, openapi=[], user_pool_arn=[],
-                rules=None, all_users=True, user_attribute=[], no_progress=True, profile=None, region=region,
-                endpoint_url=None, format="text")
-            inventory = scan_cli.scan_to_file(scan_args)
-            _step(3, "scan", scan_cli.render_summary(scan_cli.summarize(inventory, str(inventory_path))).splitlines())
-            _step(4, "tokens the demo pool issues today (pre-token trigger applied, signatures verified)",
-                  _token_scopes(aws, account))
-            plan_dir = out / "plan"
-            _step(5, "plan", _plan(inventory_path, plan_dir))
-            _step(6, "verify", _verify(inventory_path, plan_dir))
+            _story(aws, out, region)
         finally:
             os.environ.clear()
             os.environ.update(saved_environment)
     print()
     print(f"demo outputs in {out}/:")
-    print(f"  {inventory_path}  the inventory snapshot (scan)")
-    print(f"  {plan_dir}/  the plan: schema, policies/, authorizer-config.json, cloudformation.json")
-    print(f"  {plan_dir}/report.html  the migration plan report (also report.md, routes.csv, report.json)")
-    print("next steps, once they land: deploy --mode shadow, report shadow, cutover")
+    print(f"  {out}/inventory.json              the inventory snapshot (scan)")
+    print(f"  {out}/plan/                       the plan: schema, policies/, authorizer-config.json, "
+          "cloudformation.json")
+    print(f"  {out}/plan/report.html            the migration plan report (also report.md, routes.csv, report.json)")
+    print(f"  {out}/shadow/shadow-report.html   the shadow report (also .md, .csv, .json)")
     return 0
 
 
-def _plan(inventory_path: Path, plan_dir: Path) -> list[str]:
-    from migrate.cli.plan import render
-    from migrate.inventory import load_inventory
-    from migrate.plan import check, write_plan
-    from migrate.translate import translate
+def _story(aws: Any, out: Path, region: str) -> None:
+    from migrate.deploy.record import load_record
+    from migrate.embedded.functions import LocalAuthorizerFunction, demo_traffic
+    from migrate.embedded.seed import seed_demo
 
-    inventory = load_inventory(inventory_path)
-    translation = translate(inventory)
-    document = write_plan(translation, check(translation), plan_dir, inventory=inventory,
-                          inventory_path=str(inventory_path))
-    return render(document, str(plan_dir)).splitlines()
+    _quiet_embedded_trigger()
+    _step(1, "embedded AWS", [f"moto on {aws.moto_url}, Verified Permissions on {aws.avp_url}"])
+    account = seed_demo(region=region)
+    _step(2, "seed the demo account", account.describe())
+    inventory, plan, shadow = out / "inventory.json", out / "plan", out / "shadow"
+    _step(3, "scan", _cli("scan", "--api-id", account.api_id, "--stage", account.stage, "--all-users",
+                          "--no-progress", "--out", str(inventory)))
+    _step(4, "tokens the demo pool issues today (pre-token trigger applied, signatures verified)",
+          _token_scopes(aws, account))
+    _step(5, "plan", _cli("plan", str(inventory), "--out", str(plan)))
+    _step(6, "verify", _cli("verify", str(inventory), "--plan", str(plan)))
+
+    layer = _dependencies_layer()
+    lines = _cli("deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", layer,
+                 "--yes")
+    _step(7, "deploy --mode shadow", [f"{len(lines) - 1} changes, among them:",
+                                      *[line for line in lines if "lambda function" in line or "authorizer" in line
+                                        or line.startswith("update apigateway method GET /avp")], lines[-1]])
+
+    function = LocalAuthorizerFunction(aws, load_record(plan).function_name)
+    traffic = demo_traffic(function, account, rounds=SHADOW_ROUNDS, skip_routes=(ROUTE_WITHOUT_TRAFFIC,))
+    _step(8, "traffic through the deployed authorizer (shadow mode everywhere)", [
+        f"{traffic.calls} requests from every demo user and the client-credentials client, {SHADOW_ROUNDS} rounds, "
+        f"none to {ROUTE_WITHOUT_TRAFFIC}: " + ", ".join(f"{n} {s}" for s, n in sorted(traffic.by_status.items())),
+        "(the authorizer's code runs in this process: moto stores Lambda functions but cannot invoke them; its "
+        "log lines go to its CloudWatch log group)"])
+    _step(9, "report shadow", _cli("report", "shadow", "--plan", str(plan), "--download", "--out", str(shadow),
+                                   "--min-decisions", str(MIN_DECISIONS)))
+    evidence = str(shadow / "shadow-report.json")
+    _step(10, f"cutover {ROUTE_TO_CUT_OVER}", _cli("cutover", ROUTE_TO_CUT_OVER, "--plan", str(plan), "--evidence",
+                                                  evidence))
+    _step(11, f"cutover {ROUTE_WITHOUT_TRAFFIC} (not ready)",
+          _cli("cutover", ROUTE_WITHOUT_TRAFFIC, "--plan", str(plan), "--evidence", evidence))
+    # A warm authorizer picks the new mode document up within 30 s; a new execution environment (cold start)
+    # reads it at once, which is what the demo does rather than wait.
+    function.close()
+    function = LocalAuthorizerFunction(aws, load_record(plan).function_name)
+    after = demo_traffic(function, account, rounds=1, skip_routes=(ROUTE_WITHOUT_TRAFFIC,))
+    _step(12, f"traffic after the cut-over (a new execution environment of the authorizer): {ROUTE_TO_CUT_OVER} "
+              "is decided by Verified Permissions",
+          [f"{after.calls} requests: " + ", ".join(f"{n} {s}" for s, n in sorted(after.by_status.items())),
+           "answers decided by Verified Permissions (mode avp): "
+           + (", ".join(f"{route}: {n}" for route, n in sorted(after.enforced_by_avp.items())) or "none")])
+    _step(13, f"rollback {ROUTE_TO_CUT_OVER}", _cli("rollback", ROUTE_TO_CUT_OVER, "--plan", str(plan)))
+    _step(14, "status", _cli("status", "--plan", str(plan), "--evidence", evidence))
+    function.close()
+    lines = _cli("undeploy", "--plan", str(plan), "--yes")
+    after_undeploy = out / "inventory-after-undeploy.json"
+    _cli("scan", "--api-id", account.api_id, "--stage", account.stage, "--all-users", "--no-progress", "--out",
+         str(after_undeploy))
+    same = _stable(inventory) == _stable(after_undeploy)
+    _step(15, "undeploy", [lines[-1], f"a scan after undeploy {'equals' if same else 'DIFFERS FROM'} the scan before "
+                                     "deploy"])
 
 
-def _verify(inventory_path: Path, plan_dir: Path) -> list[str]:
-    from migrate.cli.verify import render
-    from migrate.inventory import load_inventory
-    from migrate.plan_files import check_plan_folder
+def _cli(*argv: str) -> list[str]:
+    """Run one avp-migrate command in this process, as from a shell; its output as lines (errors included)."""
+    from migrate.cli.main import main
 
-    return render(check_plan_folder(load_inventory(inventory_path), plan_dir)).splitlines()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(list(argv))
+    lines = (stdout.getvalue() + stderr.getvalue()).splitlines()
+    return [*lines, f"(exit {code})"] if code else lines
+
+
+def _stable(path: Path) -> Any:
+    import json
+
+    data = json.loads(path.read_text())
+    for volatile in ("created_at", "provenance"):
+        data.pop(volatile, None)
+    return data
+
+
+def _dependencies_layer() -> str:
+    """The authorizer's dependencies as a Lambda layer in the embedded account (`deploy --dependencies layers`):
+    moto stores layers without running them, and the demo must not need PyPI."""
+    import boto3
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("python/README.txt", "pip install -r authorizer/requirements.txt -t python/")
+    return boto3.client("lambda").publish_layer_version(
+        LayerName="avp-migrate-demo-authorizer-deps", Content={"ZipFile": buffer.getvalue()},
+        CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
+
+
+def _quiet_embedded_trigger() -> None:
+    """The pre-token trigger runs in this process and logs each sign-in to stdout, as it would to its log group;
+    the demo shows the migration, not those lines."""
+    from pretoken_lambda.handler import _get_logger
+
+    _get_logger().setLevel("WARNING")
 
 
 def _token_scopes(aws: Any, account: Any) -> list[str]:
@@ -122,6 +199,6 @@ def refuse_account_options(args: argparse.Namespace, verb: str) -> None:
 
 
 def _step(number: int, title: str, lines: list[str]) -> None:
-    print(f"[{number}] {title}")
+    print(f"[{number}] {title}", flush=True)
     for line in lines:
-        print(f"    {line.strip()}")
+        print(f"    {line.rstrip()}")
