@@ -165,21 +165,13 @@ class PoolRegime:
 
     @cached_property
     def rule_users(self) -> frozenset[str]:
-        """Usernames and subs the rules name, and attribute names they test."""
-        names: set[str] = set()
-        for rule in self.rules.rules if self.rules else ():
-            if rule.when is not None:
-                names.update(rule.when.users or ())
-        return frozenset(names)
+        """Usernames and subs the rules name."""
+        return self.rules.named_users() if self.rules else frozenset()
 
     @cached_property
     def rule_attributes(self) -> frozenset[str]:
-        names: set[str] = set()
-        for rule in self.rules.rules if self.rules else ():
-            if rule.when is not None:
-                names.update((rule.when.attributes or {}).keys())
-                names.update(rule.when.attributes_present or ())
-        return frozenset(names)
+        """Attribute names the rules test."""
+        return self.rules.tested_attributes() if self.rules else frozenset()
 
     def _touched_by_rules(self, user: User) -> bool:
         return (user.username in self.rule_users or user.sub in self.rule_users

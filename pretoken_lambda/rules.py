@@ -329,6 +329,19 @@ class RuleSet:
             object.__setattr__(self, f"_by_{kind}", {k: tuple(v) for k, v in index.items()})
         object.__setattr__(self, "_unindexed", tuple(unindexed))
 
+    def named_users(self) -> frozenset[str]:
+        """Usernames and subs that ``when.users`` conditions name."""
+        return frozenset(u for rule in self.rules if rule.when is not None for u in rule.when.users or ())
+
+    def tested_attributes(self) -> frozenset[str]:
+        """Attribute names that ``when.attributes`` / ``when.attributes_present`` conditions test."""
+        names: set[str] = set()
+        for rule in self.rules:
+            if rule.when is not None:
+                names.update((rule.when.attributes or {}).keys())
+                names.update(rule.when.attributes_present or ())
+        return frozenset(names)
+
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 

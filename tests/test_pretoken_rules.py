@@ -647,3 +647,13 @@ def test_when_all_500_rules_match_every_one_contributes() -> None:
     outcome = evaluate(ruleset, subject)
     assert len(outcome.matched_rule_ids) == 500
     assert len(outcome.scopes_to_add) == 500
+
+
+def test_the_users_rules_name_and_the_attributes_they_test() -> None:
+    ruleset = parse_rules({"version": 1, "rules": [
+        {"id": "a", "when": {"users": ["alice", "sub-1"], "attributes": {"custom:dept": "x"}},
+         "then": {"add_scopes": ["s"]}},
+        {"id": "b", "when": {"attributes_present": ["custom:tenant"], "groups": ["g"]}, "then": {"add_scopes": ["s"]}},
+        {"id": "c", "then": {"add_scopes": ["s"]}}]})
+    assert ruleset.named_users() == {"alice", "sub-1"}
+    assert ruleset.tested_attributes() == {"custom:dept", "custom:tenant"}

@@ -44,6 +44,7 @@ from migrate.inventory.model import (
     parse_user_pool_arn,
 )
 from migrate.scan.progress import Progress
+from pretoken_lambda.rules import parse_rules
 
 RULES_SOURCE_VARIABLE = "AVP_MIGRATE_RULES_SOURCE"  # how our pretoken_lambda names its rules source
 T = TypeVar("T")
@@ -198,8 +199,11 @@ class AwsScanner:
         pool.clients.sort(key=lambda c: (c.name, c.client_id))
         pool.pretoken_trigger = _trigger(described.get("LambdaConfig") or {})
         pool.pretoken_rules = self._read_rules(pool.pretoken_trigger, region)
-        needs = _rules_needs(pool.pretoken_rules)
-        keep = set(self.options.user_attributes) | needs.attributes
+        # The users the rules name and the attributes they test, as the rules model itself reads the document.
+        rules = parse_rules(pool.pretoken_rules.document) if pool.pretoken_rules else None
+        named_users = rules.named_users() if rules else frozenset()
+        tested_attributes = rules.tested_attributes() if rules else frozenset()
+        keep = set(self.options.user_attributes) | tested_attributes
         users: dict[str, User] = {}
         for group in pool.groups:
             for raw in _paginate(idp, "list_users_in_group", "Users", UserPoolId=pool_id, GroupName=group.name,
@@ -215,17 +219,17 @@ class AwsScanner:
             pool.users_complete = True
         else:
             known = set(users) | {u.sub for u in users.values()}
-            for name in sorted(needs.users - known):
+            for name in sorted(named_users - known):
                 found = self._user_named(idp, pool_id, name, keep)
                 if found is None:
                     self.warnings.append(f"user pool {pool_id}: pre-token rules name user {name!r}, "
                                          "who does not exist")
                 else:
                     users.setdefault(found.username, found)
-            if needs.attributes and (pool.estimated_users or 0) > len(users):
+            if tested_attributes and (pool.estimated_users or 0) > len(users):
                 self.warnings.append(
                     f"user pool {pool_id}: pre-token rules test user attributes "
-                    f"({', '.join(sorted(needs.attributes))}); users in no group were not read, "
+                    f"({', '.join(sorted(tested_attributes))}); users in no group were not read, "
                     "rescan with --all-users to include them")
         for user in users.values():
             user.groups.sort()
@@ -291,12 +295,6 @@ class AwsScanner:
             return None
 
 
-@dataclass
-class _RulesNeeds:
-    users: set[str] = field(default_factory=set)  # usernames or subs the rules name
-    attributes: set[str] = field(default_factory=set)  # attribute names the rules test
-
-
 def read_rules(source: str, obtained_from: str, *, client_for: Callable[[str], Any] | None = None) -> RuleSet:
     """Read and validate pre-token rules with pretoken_lambda's own loader (the code the trigger runs).
 
@@ -312,18 +310,6 @@ def read_rules(source: str, obtained_from: str, *, client_for: Callable[[str], A
     except RulesSourceError as exc:
         raise UserError(str(exc), where="pre-token rules") from None
     return RuleSet(source=source, obtained_from=obtained_from, document=to_document(ruleset))
-
-
-def _rules_needs(rules: RuleSet | None) -> _RulesNeeds:
-    needs = _RulesNeeds()
-    if rules is None:
-        return needs
-    for rule in rules.document.get("rules", []):
-        when = rule.get("when") or {}
-        needs.users.update(when.get("users") or [])
-        needs.attributes.update((when.get("attributes") or {}).keys())
-        needs.attributes.update(when.get("attributes_present") or [])
-    return needs
 
 
 # --- record builders (pure) -----------------------------------------------------------------------------------
