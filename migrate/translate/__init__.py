@@ -60,6 +60,7 @@ class Translation:
         # (the authorizer's allow-list rejects any other client's token, in every mode).
         client_ids = tuple(sorted({f.client_id for f in (*self.regime.user_flows, *self.regime.machine_flows)
                                    if f.client_id}))
+        machine_routes = self.machine_routes
         return AuthorizerConfig(
             api_id=self.api.id, api_name=self.api.name, stage=self.api.stage, namespace=ns,
             entity_types=EntityTypes(user=f"{ns}::User", group=f"{ns}::UserGroup", client=f"{ns}::Client",
@@ -69,7 +70,7 @@ class Translation:
             machine_clients=tuple(f.client_id for f in self.regime.machine_flows),
             routes={r.route: RouteConfig(actions=dict(r.actions), scopes=r.scopes,
                                          token_use=r.token_use or "access", initial_mode="scope",
-                                         machine_to_machine=r.route in self.machine_routes)
+                                         machine_to_machine=r.route in machine_routes)
                     for r in self.migrated_routes},
         )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cedarpy
 
 from migrate.cedar_text import annotation, entity, string_literal
-from migrate.translate.model import CedarPolicy, Grant, RoutePlan
+from migrate.translate.model import CedarPolicy, Grant, PrincipalRef, RoutePlan
 
 POLICY_MAX_BYTES = 10_000
 NO_RESOURCE_BUCKET_BYTES = 200_000
@@ -87,10 +87,13 @@ def _statement(annotations: list[tuple[str, str]], principal: str, actions: list
     return f"{head}\n{body};"
 
 
+def _who(ref: PrincipalRef) -> str:
+    return {"group": f"group {ref.label}", "user": f"user {ref.label}", "client": f"client {ref.label or ref.value}",
+            "any-user": "any user"}[ref.kind]
+
+
 def _grant_label(grant: Grant) -> str:
-    ref = grant.principal
-    who = {"group": f"group {ref.label}", "user": f"user {ref.label}", "client": f"client {ref.label or ref.value}",
-           "any-user": "any user"}[ref.kind]
+    who = _who(grant.principal)
     if grant.kind == "pretoken-rule":
         return f"rule {grant.rule_id}: {who}"
     if grant.kind == "hosted-ui-exposure":
@@ -128,7 +131,7 @@ def render(grants: list[Grant], routes: list[RoutePlan], names: Names, *, layout
             continue
         rules = sorted({g.rule_id for g in members if g.rule_id})
         scopes = sorted({s for g in members for s in g.scopes})
-        label = _grant_label(head) if layout == "scopes" else _merged_label(head, rules)
+        label = _grant_label(head) if layout == "scopes" else _merged_label(head)
         when, unless = _conditions(head, names)
         chunks = _chunks([names.action(a) for a in action_ids], head, names, when, unless)
         for index, chunk in enumerate(chunks):
@@ -153,10 +156,7 @@ def _merged_by_principal(grants: list[Grant]) -> list[tuple[Grant, list[Grant]]]
     return [(members[0], members) for members in merged.values()]
 
 
-def _merged_label(head: Grant, rules: list[str]) -> str:
-    ref = head.principal
-    who = {"group": f"group {ref.label}", "user": f"user {ref.label}", "client": f"client {ref.label or ref.value}",
-           "any-user": "any user"}[ref.kind]
+def _merged_label(head: Grant) -> str:
     extra = ""
     if head.also_in_groups:
         extra += f" and {' and '.join(head.also_in_groups)}"
@@ -164,7 +164,7 @@ def _merged_label(head: Grant, rules: list[str]) -> str:
         extra += f" via {' '.join(head.client_ids)}"
     if head.unless_groups or head.unless_users:
         extra += " (with exceptions)"
-    return f"{who}{extra}"
+    return f"{_who(head.principal)}{extra}"
 
 
 def _chunks(actions: list[str], grant: Grant, names: Names, when: list[str], unless: list[str]) -> list[list[str]]:
