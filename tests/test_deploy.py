@@ -319,13 +319,7 @@ def test_endpoint_subset_then_one_more_and_the_deployed_authorizer_decides(demo,
     authorizer = harness(tmp_path, embedded_aws, AuthorizerConfig.from_json(bundled), store_id=None,
                          env=function["Environment"]["Variables"],
                          ssm_fetch=lambda name, max_age: ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    idp = boto3.client("cognito-idp")
-    tokens = {}
-    for user in ("alice", "erin"):
-        tokens[user] = idp.admin_initiate_auth(
-            UserPoolId=demo.account.user_pool_id, ClientId=demo.account.client_ids["mobile"],
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user, "PASSWORD": demo.account.password})["AuthenticationResult"]["AccessToken"]
+    tokens = {user: demo.account.sign_in(user)["access"] for user in ("alice", "erin")}
     alice = authorizer.call(request_event("GET /avp", f"Bearer {tokens['alice']}", api_id=api_id))
     assert alice.status == "ALLOW"
     shadow = authorizer.last()

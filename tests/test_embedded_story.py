@@ -35,10 +35,8 @@ def demo(embedded_aws):
 
 
 def sign_in(account, username):
-    result = boto3.client("cognito-idp").admin_initiate_auth(
-        UserPoolId=account.user_pool_id, ClientId=account.client_ids["mobile"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": account.password})["AuthenticationResult"]
-    return result["AccessToken"], result["IdToken"]
+    tokens = account.sign_in(username)
+    return tokens["access"], tokens["id"]
 
 
 def decide(avp, store, **tokens):

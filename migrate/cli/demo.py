@@ -171,18 +171,11 @@ def _quiet_embedded_trigger() -> None:
 
 def _token_scopes(aws: Any, account: Any) -> list[str]:
     """Each demo user's access-token scopes after sign-in, and the machine client's: what the scope regime sees."""
-    import boto3
-
     from migrate.embedded.seed import DEMO
 
-    idp = boto3.client("cognito-idp", region_name=account.region)
     lines = []
     for user in DEMO.users:
-        result = idp.admin_initiate_auth(
-            UserPoolId=account.user_pool_id, ClientId=account.client_ids["mobile"],
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user.username, "PASSWORD": account.password})["AuthenticationResult"]
-        scopes = aws.verified_claims(result["AccessToken"])["scope"].split()
+        scopes = aws.verified_claims(account.sign_in(user.username)["access"])["scope"].split()
         groups = ", ".join(user.groups) or "no group"
         lines.append(f"{user.username:<6} ({groups}): {' '.join(s for s in scopes if s.startswith('MyApi/'))}")
     machine = aws.tokens.client_credentials_token(account.client_ids["reporting-service"],

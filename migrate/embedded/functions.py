@@ -131,14 +131,7 @@ def demo_traffic(function: LocalAuthorizerFunction, account: Any, *, rounds: int
     from migrate.embedded.seed import DEMO
 
     config = function.authorizer.config
-    idp = boto3.client("cognito-idp", region_name=account.region)
-    tokens: dict[str, dict[str, str]] = {}
-    for user in DEMO.users:
-        answer = idp.admin_initiate_auth(
-            UserPoolId=account.user_pool_id, ClientId=account.client_ids["mobile"],
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user.username, "PASSWORD": account.password})["AuthenticationResult"]
-        tokens[user.username] = {"access": answer["AccessToken"], "id": answer["IdToken"]}
+    tokens = {user.username: account.sign_in(user.username) for user in DEMO.users}
     machine = function.aws.tokens.client_credentials_token(account.client_ids["reporting-service"],
                                                            account.client_secrets["reporting-service"])
     tokens["reporting-service"] = {"access": machine["access_token"]}

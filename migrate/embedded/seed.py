@@ -176,6 +176,14 @@ class DemoAccount:
     trigger_arn: str = ""
     password: str = PASSWORD
 
+    def sign_in(self, username: str, client: str = "mobile") -> dict[str, str]:
+        """A demo user's tokens through the password flow of an app client (the pre-token trigger runs):
+        ``{"access": ..., "id": ...}``."""
+        result = boto3.client("cognito-idp", region_name=self.region).admin_initiate_auth(
+            UserPoolId=self.user_pool_id, ClientId=self.client_ids[client], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": self.password})["AuthenticationResult"]
+        return {"access": result["AccessToken"], "id": result["IdToken"]}
+
     def describe(self) -> list[str]:
         lines = [f"demo API {DEMO.api_name}: {self.api_id} (stage {self.stage})",
                  f"demo user pool {DEMO.pool_name}: {self.user_pool_id}"]
