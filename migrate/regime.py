@@ -23,12 +23,11 @@ they mean in the trigger.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from migrate.inventory.model import AppClient, Authorizer, Method, User, UserPool
+from migrate.inventory.model import AppClient, Method, User, UserPool
 from pretoken_lambda.rules import CLIENT_CREDENTIALS, RuleSet, Subject, evaluate, parse_rules
 
 SIGNIN_SCOPE = "aws.cognito.signin.user.admin"
@@ -263,21 +262,3 @@ def _group_class(pool_id: str, groups: frozenset[str], kind: ClassKind, members:
 
 def expected_token_use(method: Method) -> Literal["access", "id"]:
     return "access" if method.authorization_scopes else "id"
-
-
-def scope_tokens_allowed(method: Method, authorizer: Authorizer | None, regime: PoolRegime,
-                         cls: PrincipalClass) -> list[Token]:
-    """The tokens of ``cls`` that API Gateway's Cognito authorizer lets through on ``method`` today."""
-    if method.authorization_type != "COGNITO_USER_POOLS" or authorizer is None:
-        return []
-    if regime.pool.id not in authorizer.user_pool_ids:
-        return []
-    tokens = regime.tokens(cls)
-    if method.authorization_scopes:
-        wanted = set(method.authorization_scopes)
-        return [t for t in tokens if t.scopes & wanted]
-    return [t for t in tokens if t.issues_id_token]
-
-
-def scopes_in(tokens: Iterable[Token]) -> frozenset[str]:
-    return frozenset(s for t in tokens for s in t.scopes)
