@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def summarize(inventory: Inventory, path: str) -> dict[str, Any]:
         "format_version": inventory.format_version,
         "apis": [
             {"id": api.id, "name": api.name, "methods": len(api.methods),
-             "by_authorization": _count(m.authorization_type for m in api.methods),
+             "by_authorization": dict(sorted(Counter(m.authorization_type for m in api.methods).items())),
              "authorizers": len(api.authorizers)}
             for api in inventory.apis
         ],
@@ -109,13 +110,6 @@ def summarize(inventory: Inventory, path: str) -> dict[str, Any]:
         "seconds": round(sum(r.seconds for r in inventory.provenance), 2),
         "warnings": inventory.warnings,
     }
-
-
-def _count(values: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def render_summary(summary: dict[str, Any]) -> str:
