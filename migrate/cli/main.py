@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from migrate import __version__
 from migrate.awsconfig import describe_aws_error
-from migrate.errors import UserError
+from migrate.errors import ExitCode, UserError
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = ExitCode.OK, ExitCode.ERROR, ExitCode.DIFFERENCES
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("avp-migrate: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         # A botocore failure that escaped a command's own handling is still the user's to fix (credentials,
         # permissions); anything else is our bug and keeps its traceback.
