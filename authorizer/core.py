@@ -13,6 +13,9 @@ Order of work for a request (each step's refusal is final):
    * ``shadow``: exactly the scope decision is enforced; AVP is asked too, under its timeout, and its answer (or
      failure) only goes into the shadow record.
    * ``avp``: AVP's ALLOW -> Allow, DENY -> Deny (403); an AVP failure or timeout -> Deny, logged (fail closed).
+   * ``both`` (never set by an operator: the mode of a route whose mode cannot be established, see
+     :mod:`authorizer.modes`): the scope rule's refusal -> 401; otherwise AVP's ALLOW -> Allow, DENY or a failure
+     -> Deny. Whatever the route's real mode is, nothing is allowed that it would deny.
      The scope decision is still computed (no network) so the record shows both.
 
 4. The answer: principalId ``<poolId>|<sub>`` (the client id for client-credentials tokens), a policy for exactly
@@ -36,7 +39,7 @@ from authorizer import __version__
 from authorizer.avp import AvpClient, AvpResult
 from authorizer.cache import CacheEntry, DecisionCache, cache_key
 from authorizer.config import AuthorizerConfig, RouteConfig
-from authorizer.modes import ModeSource
+from authorizer.modes import BOTH, ModeSource
 from authorizer.policy import ALLOW, DENY, MethodArn, response
 from authorizer.request import AuthorizerRequest
 from authorizer.routes import route_key
@@ -122,7 +125,7 @@ class Authorizer:
                    token_use=token.token_use, client_credentials=token.client_credentials,
                    scope_decision="ALLOW" if entry.scope_allowed else "DENY")
         avp = None
-        if rec["mode"] in ("shadow", "avp"):
+        if rec["mode"] in ("shadow", "avp", BOTH):
             avp, entry, asked = self._avp_answer(token_text, entry, action)
             fresh = fresh or asked
             rec.update(avp_decision=avp.decision, avp_error=avp.error, avp_cached=not asked,
@@ -143,10 +146,20 @@ class Authorizer:
                 effect, source = DENY, "avp_error"
             else:
                 effect, source = (ALLOW if avp.decision == "ALLOW" else DENY), "avp"
-        elif entry.scope_allowed:
-            effect, source = ALLOW, "scope"
-        else:
+        elif not entry.scope_allowed:
             return self._outcome(rec, None, decision_source="scope")
+        elif rec["mode"] == BOTH:
+            # The route's mode cannot be established (authorizer/modes.py): allow only what both rules allow.
+            assert avp is not None
+            if avp.decision is None:
+                self.telemetry.error("Verified Permissions failed while the route's mode is uncertain; request "
+                                     "denied (fail closed)", avp_error=avp.error, detail=avp.error_message or "",
+                                     route=rec["route"], request_id=rec["request_id"])
+                effect, source = DENY, "avp_error"
+            else:
+                effect, source = (ALLOW if avp.decision == "ALLOW" else DENY), BOTH
+        else:
+            effect, source = ALLOW, "scope"
         reason = None
         if effect == ALLOW and arn.has_wildcards:
             effect, source, reason = DENY, "config", "wildcard_method_arn"

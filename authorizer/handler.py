@@ -75,12 +75,19 @@ def build_authorizer(environ: Mapping[str, str] | None = None, *, logger: Any = 
     jwks = JwksCache(jwks_url_template(settings.jwks_url_template),
                      min_refresh_seconds=settings.jwks_min_refresh_seconds, fetch=jwks_fetch or fetch_jwks,
                      on_error=lambda message: telemetry.error("cannot read a user pool's JWKS", detail=message))
+    route_keys = tuple(config.routes)
     try:
-        fallback = fallback_document(config, settings.modes_fallback)
+        fallback = fallback_document(settings.modes_fallback, route_keys)
     except ModeDocumentError as exc:
-        raise SettingsError(f"{ENV_MODES}: {exc}") from None
+        # Not a reason to refuse every request: without a fallback, a route whose published mode cannot be read
+        # is decided by the scope rule and Verified Permissions together (authorizer/modes.py), which is safe.
+        telemetry.error(f"{ENV_MODES} is not a usable mode document ({exc}); running without a fallback")
+        fallback = None
+    if fallback is None and not settings.modes_fallback:
+        telemetry.error(f"{ENV_MODES} is not set: while the mode document cannot be read, every route is decided "
+                        "by the scope rule and Verified Permissions together")
     modes = ModeSource(parameter=settings.modes_parameter, max_age=settings.modes_max_age, fallback=fallback,
-                       fetch=ssm_fetch,
+                       route_keys=route_keys, fetch=ssm_fetch,
                        on_error=lambda message: telemetry.error(message))
     avp = AvpClient(policy_store_id=settings.policy_store_id, entity_types=config.entity_types,
                     resource_id=config.resource_id, timeout_seconds=settings.avp_timeout_ms / 1000,

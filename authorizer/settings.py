@@ -9,8 +9,9 @@ Variable                               Meaning (default)
                                        denies)
 ``AVP_AUTHZ_MODES_PARAMETER``          SSM parameter holding the mode document (none: the fallback below only)
 ``AVP_AUTHZ_MODES_MAX_AGE``            seconds a fetched mode document is reused (30)
-``AVP_AUTHZ_MODES``                    fallback mode document (JSON), used while the parameter cannot be read;
-                                       without it, each route's ``initial_mode`` from the config
+``AVP_AUTHZ_MODES``                    the fallback mode document (JSON, kept in step with the ledger by
+                                       avp-migrate, with its pending marks: authorizer/modes.py); without it, a
+                                       route whose published mode cannot be read is decided by both rules
 ``AVP_AUTHZ_AVP_TIMEOUT_MS``           wall-clock bound on one Verified Permissions call (300)
 ``AVP_AUTHZ_LEEWAY_SECONDS``           clock-skew allowance on ``exp``, ``nbf`` and ``iat`` (5, at most 60)
 ``AVP_AUTHZ_JWKS_URL_TEMPLATE``        where a pool's JWKS is fetched: ``{issuer}/.well-known/jwks.json``;

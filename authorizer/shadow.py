@@ -12,7 +12,9 @@ exactly. What a record never holds: the token, or any claim beyond ``sub`` (insi
 
 Values:
 
-* ``mode``: ``scope``, ``shadow`` or ``avp``; ``modes_version``/``modes_source``: the mode document in force.
+* ``mode``: ``scope``, ``shadow``, ``avp``, or ``both`` (the route's mode could not be established: both rules
+  decided, see :mod:`authorizer.modes`); ``modes_version``/``modes_source``: the mode document in force
+  (``ssm:<name>``, ``fallback``, ``+pending`` when a change is in flight, ``none``).
 * ``scope_decision``: ``ALLOW`` or ``DENY`` (what the Cognito authorizer would do; its DENY is a 401), null when
   no valid token reached a decision (then ``token_error`` says why: ``expired``, ``bad_signature``...).
 * ``avp_decision``: ``ALLOW``, ``DENY`` or null (not asked, or failed: ``avp_error`` names the failure, e.g.
@@ -20,7 +22,7 @@ Values:
   (then ``avp_latency_ms`` is that of the original call).
 * ``agree``: ``scope_decision == avp_decision`` when both exist, else null.
 * ``enforced``: what the caller got: ``ALLOW``, ``DENY`` (403) or ``UNAUTHORIZED`` (401);
-  ``decision_source``: ``scope``, ``avp``, ``avp_error`` (AVP failed in avp mode: denied, fail closed),
+  ``decision_source``: ``scope``, ``avp``, ``both``, ``avp_error`` (AVP failed in avp or both mode: denied),
   ``config`` (the request cannot be matched to the configuration: denied) or ``error`` (a bug in the authorizer:
   denied, and logged); ``reason``: a short code for a refusal that is not the policies' (``unknown_route``,
   ``api_mismatch``, ``unknown_verb``, ``bad_method_arn``, ``wildcard_method_arn``, or the exception type).

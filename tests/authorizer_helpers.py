@@ -340,6 +340,10 @@ def harness(tmp_path: Path, embedded_aws: Any, config: AuthorizerConfig, *, stor
         **({"AVP_AUTHZ_POLICY_STORE_ID": store_id} if store_id else {}),
         **(env or {}),
     }
+    if "AVP_AUTHZ_MODES" not in environ and "AVP_AUTHZ_MODES_PARAMETER" not in environ:
+        # A deployed function always has its fallback: the config's initial modes, as a first deploy writes them.
+        environ["AVP_AUTHZ_MODES"] = json.dumps({"version": 1, "default": config.default_mode, "routes": {
+            key: route.initial_mode for key, route in config.routes.items()}})
     logs = io.StringIO()
     return Harness(build_authorizer(environ, logger=build.pop("logger", None) or make_logger(logs), **build),
                    logs, environ)

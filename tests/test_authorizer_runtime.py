@@ -80,24 +80,79 @@ def test_unlisted_routes_use_the_default_and_scope_without_one(tmp_path, embedde
     assert ModeDocument.from_dict({"version": 1, "routes": {}}, source="t").mode_for("GET /x") == "scope"
 
 
-def test_unreadable_or_invalid_mode_documents_keep_the_last_good_one(tmp_path, embedded_aws, world):
+def test_with_no_readable_mode_state_every_route_is_decided_by_both_rules(tmp_path, embedded_aws, world):
+    # No parameter and no fallback: the mode cannot be established, so neither rule decides alone (a route the
+    # ledger holds in avp must never be decided by the scope rule; one it holds in scope never by AVP alone).
     h = harness(tmp_path, embedded_aws, config_for(world, modes={"GET /avp": "shadow"}), store_id=world.store_id,
                 env={"AVP_AUTHZ_MODES_PARAMETER": PARAMETER, "AVP_AUTHZ_MODES_MAX_AGE": "0"})
-    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
-    # no parameter yet: the config's initial modes, and one error line (not one per request)
+    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])  # scope yes, group no
     for _ in range(3):
-        assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
-    assert {(r.mode, r.modes_source) for r in h.records()} == {("shadow", "config")}
-    assert sum("cannot read mode document" in line for line in h.lines()) == 1
-    put_modes({"GET /avp": "avp"}, version=5)
-    h.authorizer.modes._retry_at = None  # skip the 5 s back-off rather than wait for it
-    assert h.call(request_event("GET /avp", bob)).status == "DENY"
+        assert h.call(request_event("GET /avp", bob)).status == "DENY"
+    assert {(r.mode, r.modes_source, r.decision_source) for r in h.records()} == {("both", "none", "both")}
+    assert sum("cannot read mode document" in line for line in h.lines()) == 1  # once, not once per request
+    nobody = hosted_ui_access_token(embedded_aws, world, "bob", [s("scope.read")])  # not even the scope
+    assert h.call(request_event("GET /avp", nobody)).status == "401"
+    put_modes({"GET /avp": "shadow"}, version=5)
+    h.authorizer.modes._next_read = float("-inf")  # skip the 5 s back-off rather than wait for it
+    assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
+    assert (h.last().mode, h.last().modes_version) == ("shadow", 5)
+
+
+def test_an_invalid_published_document_is_not_used_not_even_the_last_good_one(tmp_path, embedded_aws, world):
+    put_modes({"GET /avp": "shadow"}, version=5)
+    h = harness(tmp_path, embedded_aws, config_for(world), store_id=world.store_id,
+                env={"AVP_AUTHZ_MODES_PARAMETER": PARAMETER, "AVP_AUTHZ_MODES_MAX_AGE": "0",
+                     **modes_env({"GET /avp": "avp"}, version=4)})
+    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
+    assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
+    assert (h.last().mode, h.last().modes_version) == ("shadow", 5)
     boto3.client("ssm").put_parameter(Name=PARAMETER, Type="String", Overwrite=True,
                                       Value='{"version": 6, "routes": {"GET /avp": "yolo"}}')
     for _ in range(2):
-        assert h.call(request_event("GET /avp", bob)).status == "DENY"  # still version 5
-    assert h.last().modes_version == 5
+        assert h.call(request_event("GET /avp", bob)).status == "DENY"  # the fallback: avp, version 4
+    assert (h.last().mode, h.last().modes_version, h.last().modes_source) == ("avp", 4, "fallback")
     assert sum("invalid mode document" in line for line in h.lines()) == 1
+
+
+def test_a_published_document_too_old_to_trust_gives_way_to_the_fallback(tmp_path, embedded_aws, world):
+    put_modes({"GET /avp": "shadow"}, version=7)
+    h = harness(tmp_path, embedded_aws, config_for(world), store_id=world.store_id,
+                env={"AVP_AUTHZ_MODES_PARAMETER": PARAMETER, "AVP_AUTHZ_MODES_MAX_AGE": "30",
+                     **modes_env({"GET /avp": "avp"}, version=7)})
+    now = [1000.0]
+    h.authorizer.modes._clock = lambda: now[0]
+    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
+    assert h.call(request_event("GET /avp", bob)).status == "ALLOW"  # SSM, version 7: shadow
+    h.authorizer.modes._fetch = lambda name, max_age: (_ for _ in ()).throw(TimeoutError("read timeout"))
+    now[0] += 34  # past the cache age: SSM fails, the last document is 34 s old, still within 30 + 5 s
+    assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
+    now[0] += 2  # 36 s: too old to trust
+    assert h.call(request_event("GET /avp", bob)).status == "DENY"
+    assert (h.last().mode, h.last().modes_source) == ("avp", "fallback")
+
+
+def test_a_published_document_older_than_the_fallback_is_not_used(tmp_path, embedded_aws, world):
+    put_modes({"GET /avp": "shadow"}, version=3)  # SSM lags behind: its publication failed after version 4
+    h = harness(tmp_path, embedded_aws, config_for(world), store_id=world.store_id,
+                env={"AVP_AUTHZ_MODES_PARAMETER": PARAMETER, **modes_env({"GET /avp": "avp"}, version=4)})
+    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
+    assert h.call(request_event("GET /avp", bob)).status == "DENY"
+    assert (h.last().mode, h.last().modes_version, h.last().modes_source) == ("avp", 4, "fallback")
+
+
+def test_a_route_pending_in_the_fallback_is_decided_by_both_rules_whatever_ssm_says(tmp_path, embedded_aws, world):
+    config = config_for(world)
+    keys = sorted(config.routes)
+    put_modes({"GET /avp": "shadow"}, version=8)
+    fallback = {"version": 8, "default": "scope", "routes": {"GET /avp": "shadow"},
+                "pending": {"w1": {"at": "2026-12-07T12:00:00Z", "routes": str(keys.index("GET /avp"))}}}
+    h = harness(tmp_path, embedded_aws, config, store_id=world.store_id,
+                env={"AVP_AUTHZ_MODES_PARAMETER": PARAMETER, "AVP_AUTHZ_MODES": json.dumps(fallback)})
+    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
+    assert h.call(request_event("GET /avp", bob)).status == "DENY"  # scope allows, AVP denies
+    assert (h.last().mode, h.last().modes_source) == ("both", f"ssm:{PARAMETER}+pending")
+    scope_only = hosted_ui_access_token(embedded_aws, world, "bob", [s("scope.read")])
+    assert h.call(request_event("GET /scope", scope_only)).status == "ALLOW"  # not pending: SSM's scope
 
 
 def test_the_environment_fallback_document(tmp_path, embedded_aws, world):
@@ -105,12 +160,34 @@ def test_the_environment_fallback_document(tmp_path, embedded_aws, world):
                 env=modes_env({"GET /avp": "avp"}, version=9))
     bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
     assert h.call(request_event("GET /avp", bob)).status == "DENY"
-    assert (h.last().modes_source, h.last().modes_version) == ("env", 9)
+    assert (h.last().modes_source, h.last().modes_version) == ("fallback", 9)
+
+
+def test_compact_documents_round_trip_and_refuse_another_configuration():
+    from authorizer.modes import PendingMark, compact_document, decode_indexes, encode_indexes
+
+    keys = [f"GET /v2/organizations/{{organizationId}}/projects/{{projectId}}/collection{i:04}/{{itemId}}/details"
+            for i in range(1200)]
+    modes = {key: ("avp", "shadow", "scope")[i % 3] for i, key in enumerate(keys)}
+    pending = [PendingMark("w1", "2026-12-07T12:00:00Z", frozenset(keys[10:400] + keys[999:1000]))]
+    compact = compact_document({"version": 12, "default": "scope", "routes": modes}, keys, pending)
+    text = json.dumps(compact, separators=(",", ":"))
+    assert len(text) < 1024  # fits Lambda's 4 KB environment next to the other variables
+    back = ModeDocument.from_json(text, source="t", route_keys=keys)
+    assert dict(back.routes) == modes and back.version == 12
+    assert back.pending_routes == frozenset(keys[10:400] + keys[999:1000])
+    assert encode_indexes(keys[10:400] + keys[999:1000], keys) == "10-399,999"
+    assert decode_indexes("0,2-3", ["a", "b", "c", "d"]) == frozenset({"a", "c", "d"})
+    with pytest.raises(ModeDocumentError, match="another authorizer-config"):
+        ModeDocument.from_json(text, source="t", route_keys=keys[:-1])
+    with pytest.raises(ModeDocumentError, match="outside"):
+        decode_indexes("3-9", ["a", "b"])
 
 
 @pytest.mark.parametrize("document", [
     [], {"routes": {}}, {"version": "7"}, {"version": 1, "default": "allow-all"},
     {"version": 1, "routes": {"GET /a": "off"}}, {"version": 1, "routes": []},
+    {"version": 1, "modes": "sss"}, {"version": 1, "routes": {}, "pending": {"w": {"routes": "0"}}},
 ])
 def test_invalid_mode_documents_are_refused(document):
     with pytest.raises(ModeDocumentError):

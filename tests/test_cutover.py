@@ -23,13 +23,16 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from authorizer.config import AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig
+from authorizer.modes import ModeDocument
 from migrate.awsconfig import AwsSession
 from migrate.cli.main import main
 from migrate.cutover import changes
 from migrate.cutover.deployment import Deployment
+from migrate.cutover.fallback import fallback_text
 from migrate.cutover.ledger import Ledger, Proposal
 from migrate.cutover.publish import publish
-from migrate.deploy.record import DeploymentRecord, MovedMethod, OriginalMethod, save_record
+from migrate.deploy.record import DeploymentRecord, MovedMethod, OriginalMethod, load_record, save_record
 from migrate.errors import UserError
 from migrate.inventory import save_inventory
 from migrate.inventory.model import Authorizer, Inventory, Method, ResourceServer, RestApi, RuleSet, Scope, UserPool
@@ -156,6 +159,9 @@ def deploy_state(tmp_path: Path, *, modes: dict[str, str] | None = None, routes:
     plan = tmp_path / "plan"
     (plan / "policies").mkdir(parents=True)
     (plan / "policies" / "011-hosted-ui.cedar").write_text(HOSTED_POLICY)
+    config = _authorizer_config(api_id, pool, routes)
+    (plan / "authorizer-config.json").write_text(config.to_json())
+    _function(function_arn.rsplit(":", 1)[1], parameter, document, tuple(config.routes))
     inventory_path = tmp_path / "inventory.json"
     save_inventory(_inventory(api_id, cognito["id"], pool, names, routes, legacy), inventory_path)
     (plan / "plan.json").write_text(json.dumps({
@@ -170,6 +176,44 @@ def deploy_state(tmp_path: Path, *, modes: dict[str, str] | None = None, routes:
         authorizer_id=lam["id"], mode_parameter=parameter, ledger_table=TABLE, deployed_at=deployed_at,
         methods=moved), plan)
     return Setup(plan, api_id, parameter, pk, pool["Id"], cognito["id"], lam["id"], resources)
+
+
+def _authorizer_config(api_id: str, pool: dict[str, Any], routes: dict[str, list[str]]) -> AuthorizerConfig:
+    ns = "CutApi"
+    types = EntityTypes(user=f"{ns}::User", group=f"{ns}::UserGroup", client=f"{ns}::Client",
+                        resource=f"{ns}::Application", action=f"{ns}::Action")
+    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"
+    return AuthorizerConfig(
+        api_id=api_id, api_name=ns, stage=STAGE, namespace=ns, entity_types=types, resource_id=ns,
+        user_pools=(PoolConfig(pool["Id"], issuer),),
+        routes={route: RouteConfig(actions={route.split(" ")[0]: route.split(" ")[0].lower() + " " +
+                                            route.split(" ", 1)[1]}, scopes=tuple(scopes))
+                for route, scopes in routes.items()})
+
+
+def _function(name: str, parameter: str, document: dict[str, Any], route_keys: tuple[str, ...]) -> None:
+    """The authorizer function as deploy leaves it: what matters here is its environment (the fallback)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("authorizer/__init__.py", "")
+    role = boto3.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="authorizer.handler.lambda_handler",
+        Code={"ZipFile": buffer.getvalue()}, Environment={"Variables": {
+            "AVP_AUTHZ_MODES_PARAMETER": parameter, "AVP_AUTHZ_POLICY_STORE_ID": "ps-1",
+            "AVP_AUTHZ_MODES": fallback_text(document, route_keys)}})
+
+
+def fallback_state(setup: Setup) -> ModeDocument:
+    """The function's fallback, read back."""
+    config = AuthorizerConfig.from_json((setup.plan / "authorizer-config.json").read_text())
+    name = load_record(setup.plan).function_name
+    text = boto3.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"][
+        "AVP_AUTHZ_MODES"]
+    return ModeDocument.from_json(text, source="fallback", route_keys=tuple(config.routes))
 
 
 def _inventory(api_id: str, cognito_id: str, pool: dict[str, Any], names: list[str], routes: dict[str, list[str]],
@@ -353,22 +397,12 @@ def test_several_routes_are_one_write_and_to_shadow_needs_no_evidence(embedded_a
 
 
 def create_authorizer_function(setup: Setup, max_age: str) -> None:
-    """The authorizer function as deploy configures it, as far as the delay is concerned (moto creates functions
-    without running them)."""
-    import io
-    import zipfile
-
-    role = boto3.client("iam").create_role(RoleName="avp-migrate-authz", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
-    record = json.loads((setup.plan / "deployment.json").read_text())
-    boto3.client("lambda").create_function(
-        FunctionName=record["function_name"], Runtime="python3.12", Role=role, Handler="handler.handler",
-        Code={"ZipFile": package.getvalue()},
-        Environment={"Variables": {"AVP_AUTHZ_MODES_PARAMETER": setup.parameter, "AVP_AUTHZ_MODES_MAX_AGE": max_age}})
+    """Set the authorizer function's mode document cache age, as an operator tuning it would."""
+    lam = boto3.client("lambda")
+    name = load_record(setup.plan).function_name
+    variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {
+        **variables, "AVP_AUTHZ_MODES_MAX_AGE": max_age}})
 
 
 def test_rollback_is_one_write_effective_within_the_cache_age(embedded_aws, tmp_path, capsys):

@@ -24,6 +24,7 @@ import botocore.awsrequest
 import pytest
 
 from authorizer.config import AuthorizerConfig
+from authorizer.modes import ModeDocument
 from migrate.awsconfig import AwsSession, AwsTarget
 from migrate.cli.main import main
 from migrate.deploy.deployer import DeployOptions, plan_deploy
@@ -179,9 +180,16 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
     modes = boto3.client("ssm").get_parameter(Name=record.mode_parameter)["Parameter"]["Value"]
     migrated = [r for r in methods_of(api_id) if r != "GET /health"]
     assert json.loads(modes) == {"version": 1, "default": "scope", "routes": dict.fromkeys(migrated, "shadow")}
-    assert config["Environment"]["Variables"] == {"AVP_AUTHZ_POLICY_STORE_ID": record.policy_store_id,
-                                                  "AVP_AUTHZ_MODES_PARAMETER": record.mode_parameter,
-                                                  "AVP_AUTHZ_MODES": modes}
+    variables = dict(config["Environment"]["Variables"])
+    fallback = variables.pop("AVP_AUTHZ_MODES")
+    assert variables == {"AVP_AUTHZ_POLICY_STORE_ID": record.policy_store_id,
+                         "AVP_AUTHZ_MODES_PARAMETER": record.mode_parameter}
+    # the fallback: the same document in the compact spelling, over every route of the bundled configuration
+    route_keys = sorted(AuthorizerConfig.from_json((demo.plan / "authorizer-config.json").read_text()).routes)
+    read_back = ModeDocument.from_json(fallback, source="t", route_keys=route_keys)
+    assert (read_back.version, read_back.pending) == (1, ())
+    assert {r: read_back.mode_for(r) for r in route_keys} == {
+        r: ("shadow" if r in migrated else "scope") for r in route_keys}
     (item,) = ledger_items(f"{api_id}#prod")
     assert (item["version"]["N"], item["action"]["S"], item["document"]["S"]) == ("1", "deploy", modes)
     assert sorted(v["S"] for v in item["routes"]["L"]) == sorted(migrated)

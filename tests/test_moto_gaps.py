@@ -90,3 +90,29 @@ def test_get_resources_pages_like_api_gateway(aws_clients):
     with pytest.raises(ClientError) as caught:
         apigw.get_resources(restApiId=api_id, limit=501)
     assert caught.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_lambda_updates_check_and_change_the_revision_id(aws_clients):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    iam = aws_clients("iam")
+    role = iam.create_role(RoleName="gaps-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = aws_clients("lambda")
+    lam.create_function(FunctionName="gaps", Runtime="python3.12", Role=role, Handler="handler.handler",
+                        Code={"ZipFile": buffer.getvalue()})
+    first = lam.get_function_configuration(FunctionName="gaps")["RevisionId"]
+    second = lam.update_function_configuration(FunctionName="gaps", RevisionId=first,
+                                               Environment={"Variables": {"A": "1"}})["RevisionId"]
+    assert second != first
+    assert lam.get_function_configuration(FunctionName="gaps")["RevisionId"] == second
+    with pytest.raises(ClientError) as refused:  # a writer that read the function before the update above
+        lam.update_function_configuration(FunctionName="gaps", RevisionId=first,
+                                          Environment={"Variables": {"A": "2"}})
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailedException"
+    assert lam.get_function_configuration(FunctionName="gaps")["Environment"]["Variables"] == {"A": "1"}
+    third = lam.update_function_code(FunctionName="gaps", ZipFile=buffer.getvalue())["RevisionId"]
+    assert third not in (first, second)

@@ -31,7 +31,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from migrate.cli import cutover, demo, deploy, local, plan, probe, report, scan, verify
+    from migrate.cli import cutover, demo, deploy, iam_policy, local, plan, probe, report, scan, verify
 
     parser = argparse.ArgumentParser(
         prog="avp-migrate",
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress_defaults=True)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (scan, plan, verify, deploy, report, local, demo, probe, cutover):
+    for module in (scan, plan, verify, deploy, report, local, demo, probe, cutover, iam_policy):
         module.register(verbs, common)
     return parser
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from migrate.cutover.commit import Committed, commit, routes_changing_rule
 from migrate.cutover.deployment import Delay, Deployment, aws_errors
 from migrate.cutover.evidence import DEFAULT_MAX_AGE, Evidence, iso, load_evidence, parse_time, readiness_problems
 from migrate.cutover.ledger import Entry, Proposal
-from migrate.cutover.publish import publish
 from migrate.cutover.transitions import Moves, Step, apply, normalize_routes, plan_cutover, plan_rollback
 from migrate.errors import UserError
 
@@ -36,6 +36,7 @@ class ChangeResult:
     reason: str | None = None
     delay: Delay | None = None
     warnings: list[str] = field(default_factory=list)
+    progress: Committed = field(default_factory=Committed)  # how far the write got (for Ctrl-C and errors)
 
     @property
     def changed(self) -> bool:
@@ -174,12 +175,11 @@ def _write(deployment: Deployment, result: ChangeResult, evidence: dict[str, Any
                         routes=tuple(steps), before={r: s.before for r, s in steps.items()},
                         after={r: s.after for r, s in steps.items()}, evidence=evidence, reason=result.reason)
 
-    ledger = deployment.ledger
-    with aws_errors(f"mode ledger {ledger.where}"):
-        result.entry = ledger.append(propose, at=lambda: clock().isoformat(timespec="seconds"), who=who)
-    assert result.entry is not None  # propose never declines: there are steps
-    with aws_errors(f"mode parameter {deployment.parameter.where}"):
-        result.published = publish(ledger, deployment.parameter, result.entry)
+    risky = routes_changing_rule({r: s.before for r, s in steps.items()}, {r: s.after for r, s in steps.items()})
+    done = commit(deployment, propose, risky=risky, who=who, at=lambda: clock().isoformat(timespec="seconds"),
+                  progress=result.progress)
+    assert done.entry is not None and done.published is not None  # propose never declines: there are steps
+    result.entry, result.published = done.entry, done.published
     result.delay = deployment.delay()
     return result
 
@@ -215,6 +215,11 @@ def render(result: ChangeResult, deployment: Deployment) -> str:
     else:
         lines.append(f"published to {deployment.parameter.where}: version {published.version}, the ledger's newest "
                      f"(another change landed right after this one)")
+    settled = result.progress.fallback
+    if settled is not None:
+        lines.append(f"authorizer fallback {deployment.fallback.where} at version {settled.version}"
+                     + (f" ({len(result.progress.marked)} route(s) were decided by both rules while it changed)"
+                        if result.progress.marked else ""))
     if result.delay is not None:
         lines.append(result.delay.text())
     lines += [f"warning: {w}" for w in result.warnings]

@@ -10,7 +10,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from authorizer.config import AuthorizerConfig, ConfigError
+from authorizer.settings import CONFIG_FILE_NAME
 from migrate.awsconfig import AwsSession, describe_aws_error
+from migrate.cutover.fallback import FunctionFallback
 from migrate.cutover.ledger import Ledger
 from migrate.cutover.publish import ModeParameter
 from migrate.deploy.record import DeploymentRecord, load_record
@@ -61,6 +64,7 @@ class Deployment:
     record: DeploymentRecord
     session: AwsSession
     _ledger: Ledger | None = field(default=None, repr=False)
+    _route_keys: tuple[str, ...] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, plan_dir: str, session: AwsSession) -> Deployment:
@@ -90,7 +94,26 @@ class Deployment:
 
     @property
     def parameter(self) -> ModeParameter:
-        return ModeParameter(self.client("ssm"), self.record.mode_parameter)
+        return ModeParameter(self.client("ssm"), self.record.mode_parameter, self.route_keys)
+
+    @property
+    def route_keys(self) -> tuple[str, ...]:
+        """Every route of the plan's authorizer-config.json (the configuration the function runs): the compact
+        mode documents are spelled over these."""
+        if self._route_keys is None:
+            path = self.plan_dir / CONFIG_FILE_NAME
+            try:
+                config = AuthorizerConfig.from_json(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise UserError(f"cannot read it: {exc.strerror or exc}", where=str(path)) from None
+            except ConfigError as exc:
+                raise UserError(str(exc), where=str(path)) from None
+            self._route_keys = tuple(sorted(config.routes))
+        return self._route_keys
+
+    @property
+    def fallback(self) -> FunctionFallback:
+        return FunctionFallback(self.client("lambda"), self.record.function_name, self.route_keys)
 
     def caller(self) -> str:
         """Who is changing the modes, for the audit log: STS GetCallerIdentity's ARN (it needs no permission:

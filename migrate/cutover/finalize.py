@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from migrate.cutover.changes import Clock, utc_now
+from migrate.cutover.commit import commit
 from migrate.cutover.deployment import Deployment, aws_errors
 from migrate.cutover.ledger import Entry, Proposal
-from migrate.cutover.publish import publish
 from migrate.cutover.transitions import apply
 from migrate.cutover.unused import (
     ScopeUse,
@@ -165,11 +165,10 @@ def finalize(deployment: Deployment, *, inventory_path: str | None = None, dry_r
         _require_all_on_avp(deployment, plan, latest, after_api_changes=result.api_changed)
         return Proposal(action="finalize", document=apply(latest.document, []), details=details)
 
-    with aws_errors(f"mode ledger {ledger.where}"):
-        result.entry = ledger.append(propose, at=lambda: clock().isoformat(timespec="seconds"), who=who)
-    assert result.entry is not None
-    with aws_errors(f"mode parameter {deployment.parameter.where}"):
-        result.published = publish(ledger, deployment.parameter, result.entry)
+    # No route changes its mode, so nothing is marked pending; the fallback still follows the new version.
+    done = commit(deployment, propose, risky=(), who=who, at=lambda: clock().isoformat(timespec="seconds"))
+    assert done.entry is not None and done.published is not None
+    result.entry, result.published = done.entry, done.published
     return result
 
 

@@ -11,15 +11,18 @@ we never label versions, and the ledger, not SSM's history, is the audit log.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from migrate.cutover.ledger import Entry, Ledger
+from authorizer.modes import ModeDocument, ModeDocumentError, compact_document
+from migrate.cutover.ledger import Entry, Ledger, document_text, mode_of
 
-# A Standard parameter holds at most 4 KB; a larger document needs the Advanced tier (8 KB) (SSM user guide,
-# "Managing parameter tiers"). About 120 routes fit in 4 KB.
+# A Standard parameter holds at most 4 KB, an Advanced one 8 KB (SSM user guide, "Managing parameter tiers").
+# About 40 long routes fit in 4 KB as readable JSON; past that the compact spelling (authorizer.modes: one letter
+# per route of the configuration) is published instead, which keeps 1,200 routes in a Standard parameter.
 STANDARD_TIER_BYTES = 4096
 MAX_PUBLISH_ROUNDS = 10
 
@@ -39,10 +42,20 @@ class Published:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def published_text(document: dict[str, Any], route_keys: Sequence[str]) -> str:
+    """What the parameter holds for a (readable) ledger document: the readable spelling when it fits a Standard
+    parameter, else the compact one."""
+    text = document_text(document)
+    if len(text.encode()) <= STANDARD_TIER_BYTES or not route_keys:
+        return text
+    return document_text(compact_document(document, route_keys))
+
+
 class ModeParameter:
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: Any, name: str, route_keys: Sequence[str] = ()) -> None:
         self.client = client
         self.name = name
+        self.route_keys = tuple(route_keys)
 
     @property
     def where(self) -> str:
@@ -61,10 +74,16 @@ class ModeParameter:
             return Published(exists=True, text=value, problem=f"not JSON (line {exc.lineno} column {exc.colno})")
         if not isinstance(document, dict):
             return Published(exists=True, text=value, problem="not a JSON object")
+        if "modes" in document:  # the compact spelling: read it back as the readable one, to compare
+            try:
+                parsed = ModeDocument.from_dict(document, source=self.where, route_keys=self.route_keys or None)
+            except ModeDocumentError as exc:
+                return Published(exists=True, text=value, problem=str(exc))
+            document = {"version": parsed.version, "default": parsed.default, "routes": dict(parsed.routes)}
         return Published(exists=True, text=value, document=document)
 
     def write(self, entry: Entry) -> None:
-        text = entry.document_text
+        text = published_text(entry.document, self.route_keys)
         extra = {"Tier": "Advanced"} if len(text.encode()) > STANDARD_TIER_BYTES else {}
         self.client.put_parameter(Name=self.name, Value=text, Type="String", Overwrite=True, **extra)
 
@@ -86,5 +105,15 @@ def publish(ledger: Ledger, parameter: ModeParameter, entry: Entry) -> Entry:
 
 
 def in_sync(published: Published, newest: Entry) -> bool:
-    """SSM holds exactly the ledger's newest document (same content, not only the same version number)."""
-    return published.document is not None and published.document == newest.document
+    """SSM holds exactly the ledger's newest document (same content, not only the same version number; a
+    compact document is compared route by route)."""
+    if published.document is None:
+        return False
+    if published.document == newest.document:
+        return True
+    return (published.version == newest.version
+            and all(mode_of(published.document, r) == newest.mode_of(r) for r in _routes(published, newest)))
+
+
+def _routes(published: Published, newest: Entry) -> set[str]:
+    return set((published.document or {}).get("routes") or {}) | set(newest.document.get("routes") or {})

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from authorizer.config import AuthorizerConfig
 from migrate.awsconfig import AwsSession
 from migrate.deploy import apigw, avp_store, function, modes
 from migrate.deploy.context import Context, is_not_found
@@ -93,11 +94,12 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
     package = build_package(plan.config_text, options.package)
 
     changes = avp_store.plan_avp(ctx, plan)
-    mode_plan = modes.plan_modes(ctx, [r.route for r in selected], options.mode)
+    route_keys = tuple(sorted(AuthorizerConfig.from_json(plan.config_text).routes))
+    mode_plan = modes.plan_modes(ctx, [r.route for r in selected], options.mode, route_keys)
     changes += mode_plan.changes
     changes += function.plan_log_group(ctx)
     changes += function.plan_role(ctx)
-    function_changes = function.plan_function(ctx, package, mode_plan.text)
+    function_changes = function.plan_function(ctx, package, mode_plan.document, route_keys)
     changes += function_changes
     authorizer_changes, authorizer_names = apigw.plan_authorizer(ctx, options.ttl)
     changes += authorizer_changes

@@ -13,7 +13,8 @@ three statements; any other inline or attached policy on it is removed (the role
 
 The function: ``python3.12``, ``x86_64`` (the platform the dependencies are built for), handler
 ``authorizer.handler.lambda_handler``, environment ``AVP_AUTHZ_POLICY_STORE_ID``, ``AVP_AUTHZ_MODES_PARAMETER``,
-``AVP_AUTHZ_MODES`` (the mode document as deploy leaves it: the fallback while SSM cannot be read). Other
+``AVP_AUTHZ_MODES`` (the fallback: the ledger's newest mode document in the compact spelling, kept in step by
+every later change: migrate.cutover.fallback; authorizer/README.md "Mode state"). Other
 variables someone set on the function (tuning such as ``AVP_AUTHZ_AVP_TIMEOUT_MS``) are kept.
 """
 
@@ -23,9 +24,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from authorizer.modes import ModeDocument, ModeDocumentError, PendingMark
+from migrate.cutover.fallback import FunctionFallback, fallback_text
+from migrate.cutover.ledger import Ledger
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found, retry_eventual
-from migrate.deploy.names import PERMISSION_STATEMENT_ID, ROLE_POLICY_NAME
+from migrate.deploy.names import LEDGER_TABLE, PERMISSION_STATEMENT_ID, ROLE_POLICY_NAME
 from migrate.deploy.package import ARCHITECTURE, HANDLER, RUNTIME, Package
 from migrate.errors import UserError
 
@@ -134,6 +138,27 @@ def _document(value: Any) -> Any:
     return value
 
 
+def fallback_for(current: dict[str, str], document: dict[str, Any], route_keys: tuple[str, ...]) -> str:
+    """``AVP_AUTHZ_MODES`` for ``document``, keeping the pending marks the function holds now (a cut-over may be
+    in flight: its marks are not deploy's to drop; see migrate.cutover.fallback)."""
+    marks: tuple[PendingMark, ...] = ()
+    try:
+        if current.get(ENV_MODES):
+            marks = ModeDocument.from_json(current[ENV_MODES], source="fallback", route_keys=route_keys).pending
+    except ModeDocumentError:
+        marks = ()  # made for another configuration (the code changes with this deploy): nothing to keep
+    return fallback_text(document, route_keys, marks)
+
+
+def settle_fallback(ctx: Context, route_keys: tuple[str, ...]) -> None:
+    """Bring the function's fallback in step with the ledger's newest version, read now (not when the change set
+    was computed: a cut-over may have landed meanwhile), with a conditional update."""
+    ledger = Ledger(ctx.client("dynamodb"), LEDGER_TABLE, ctx.names.ledger_pk)
+    if ledger.latest() is None:
+        return
+    FunctionFallback(ctx.client("lambda"), ctx.names.function_name, route_keys).settle(ledger.require_latest)
+
+
 def desired_environment(ctx: Context, current: dict[str, str], modes_text: str) -> dict[str, str] | None:
     """The function's variables after deploy, or None while the store id is not known yet."""
     if not ctx.record.policy_store_id:
@@ -148,7 +173,9 @@ def desired_environment(ctx: Context, current: dict[str, str], modes_text: str) 
     return environment
 
 
-def plan_function(ctx: Context, package: Package, modes_text: str) -> list[Change]:
+def plan_function(ctx: Context, package: Package, document: dict[str, Any],
+                  route_keys: tuple[str, ...]) -> list[Change]:
+    """``document``: the mode document as this deploy leaves it (readable); the function's fallback follows it."""
     lam = ctx.client("lambda")
     name = ctx.names.function_name
     try:
@@ -163,7 +190,7 @@ def plan_function(ctx: Context, package: Package, modes_text: str) -> list[Chang
     if config is None:
         def create() -> None:
             ctx.record.function_name, ctx.record.function_arn = name, ctx.names.function_arn
-            environment = desired_environment(ctx, {}, modes_text)
+            environment = desired_environment(ctx, {}, fallback_for({}, document, route_keys))
             # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually consistent):
             # CreateFunction then fails with InvalidParameterValueException "...cannot be assumed by Lambda".
             created = retry_eventual(lambda: lam.create_function(
@@ -174,12 +201,13 @@ def plan_function(ctx: Context, package: Package, modes_text: str) -> list[Chang
             # A new function is Pending until Active; updates before that fail (Lambda developer guide,
             # "Lambda function states").
             lam.get_waiter("function_active_v2").wait(FunctionName=name)
+            settle_fallback(ctx, route_keys)
 
         return [Change("create", f"lambda function {name}", f"{RUNTIME} {ARCHITECTURE}, {package.describe()}",
                        apply=create)]
     ctx.record.function_name, ctx.record.function_arn = name, config["FunctionArn"]
     current_env = (config.get("Environment") or {}).get("Variables") or {}
-    wanted_env = desired_environment(ctx, current_env, modes_text)
+    wanted_env = desired_environment(ctx, current_env, fallback_for(current_env, document, route_keys))
     differences = [key.lower() for key, value in settings.items() if config.get(key) != value]
     if wanted_env is None or wanted_env != current_env:
         differences.append("environment")
@@ -195,10 +223,11 @@ def plan_function(ctx: Context, package: Package, modes_text: str) -> list[Chang
             lam.update_function_code(FunctionName=name, ZipFile=package.zip_bytes, Architectures=[ARCHITECTURE])
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         if differences:
-            environment = desired_environment(ctx, current_env, modes_text)
+            environment = desired_environment(ctx, current_env, fallback_for(current_env, document, route_keys))
             lam.update_function_configuration(FunctionName=name, Environment={"Variables": environment or {}},
                                               Layers=list(package.layers), **settings)
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        settle_fallback(ctx, route_keys)  # the ledger may have moved since the change set was computed
 
     what = (["code"] if code_changed else []) + differences
     return [Change("update", f"lambda function {name}", ", ".join(what) + (f" ({package.describe()})"

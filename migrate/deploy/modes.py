@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authorizer.modes import ModeDocument, ModeDocumentError
+from migrate.cutover.publish import STANDARD_TIER_BYTES, published_text
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found
 from migrate.deploy.names import LEDGER_TABLE
@@ -57,7 +58,8 @@ def canonical(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
-def plan_modes(ctx: Context, routes: list[str], mode: str) -> ModePlan:
+def plan_modes(ctx: Context, routes: list[str], mode: str, route_keys: tuple[str, ...] = ()) -> ModePlan:
+    """``route_keys``: every route of the configuration (the compact spelling of a large document uses them)."""
     ddb, ssm = ctx.client("dynamodb"), ctx.client("ssm")
     changes: list[Change] = []
     table_exists = _check_table(ddb)
@@ -66,7 +68,7 @@ def plan_modes(ctx: Context, routes: list[str], mode: str) -> ModePlan:
                               "pk (S) + version (N), on-demand: the mode ledger of every API",
                               apply=lambda: _create_table(ctx, ddb)))
     latest = _latest(ctx, ddb) if table_exists else None
-    published = _current_document(ctx, ssm)
+    published = _current_document(ctx, ssm, route_keys)
     if published is not None:
         ctx.record.mode_parameter = ctx.names.mode_parameter
     if latest is not None:
@@ -85,14 +87,14 @@ def plan_modes(ctx: Context, routes: list[str], mode: str) -> ModePlan:
         if latest is None:  # a document the ledger does not explain (its table was emptied): record it as is
             changes.append(_ledger_change(ctx, ddb, base, {}, mode))
         elif canonical(base) != canonical(published or {}):
-            changes.append(_parameter_change(ctx, ssm, base, overwrite=True,
+            changes.append(_parameter_change(ctx, ssm, base, route_keys, overwrite=True,
                                              why="SSM lags behind the ledger: publish its newest"))
         return ModePlan(base, changes)
     default = str((base or {}).get("default") or "scope")
     document = {**(base or {"default": "scope"}), "version": newest + 1,
                 "routes": {**listed, **{r: mode for r in added}}}
     changes.append(_ledger_change(ctx, ddb, document, {r: default for r in added}, mode))
-    changes.append(_parameter_change(ctx, ssm, document, overwrite=published is not None, why=""))
+    changes.append(_parameter_change(ctx, ssm, document, route_keys, overwrite=published is not None, why=""))
     return ModePlan(document, changes)
 
 
@@ -104,11 +106,12 @@ def _ledger_change(ctx: Context, ddb: Any, document: dict[str, Any], before: dic
                   apply=lambda: _write_ledger(ctx, ddb, version, text, before, mode))
 
 
-def _parameter_change(ctx: Context, ssm: Any, document: dict[str, Any], *, overwrite: bool, why: str) -> Change:
+def _parameter_change(ctx: Context, ssm: Any, document: dict[str, Any], route_keys: tuple[str, ...], *,
+                      overwrite: bool, why: str) -> Change:
     routes = document.get("routes") or {}
     modes = list(routes.values())
     counts = ", ".join(f"{modes.count(each)} {each}" for each in sorted(set(modes)))
-    text = canonical(document)
+    text = published_text(document, route_keys)
     return Change("update" if overwrite else "create", f"ssm parameter {ctx.names.mode_parameter}",
                   f"version {document['version']}: default {document.get('default', 'scope')}"
                   + (f", {counts}" if counts else "") + (f" ({why})" if why else ""),
@@ -141,7 +144,7 @@ def _create_table(ctx: Context, ddb: Any) -> None:
     ddb.get_waiter("table_exists").wait(TableName=LEDGER_TABLE, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
 
 
-def _current_document(ctx: Context, ssm: Any) -> dict[str, Any] | None:
+def _current_document(ctx: Context, ssm: Any, route_keys: tuple[str, ...]) -> dict[str, Any] | None:
     name = ctx.names.mode_parameter
     try:
         value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
@@ -154,11 +157,12 @@ def _current_document(ctx: Context, ssm: Any) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         document = None
     try:
-        ModeDocument.from_dict(document, source=f"ssm:{name}")
+        parsed = ModeDocument.from_dict(document, source=f"ssm:{name}", route_keys=route_keys or None)
     except ModeDocumentError as exc:
         raise UserError(f"holds an invalid mode document ({exc}); fix or delete it",
                         where=f"ssm parameter {name}") from None
-    return document
+    # the readable spelling, whichever one SSM holds
+    return {"version": parsed.version, "default": parsed.default, "routes": dict(parsed.routes)}
 
 
 def _latest(ctx: Context, ddb: Any) -> dict[str, Any] | None:
@@ -199,5 +203,6 @@ def _write_ledger(ctx: Context, ddb: Any, version: int, text: str, before: dict[
 
 def _write_parameter(ctx: Context, ssm: Any, text: str, *, overwrite: bool) -> None:
     ctx.record.mode_parameter = ctx.names.mode_parameter
+    extra = {"Tier": "Advanced"} if len(text.encode()) > STANDARD_TIER_BYTES else {}
     ssm.put_parameter(Name=ctx.names.mode_parameter, Value=text, Type="String", Overwrite=overwrite,
-                      Description="avp-migrate mode document (scope/shadow/avp per route)")
+                      Description="avp-migrate mode document (scope/shadow/avp per route)", **extra)

@@ -16,6 +16,12 @@ Filled gaps:
   write as one step (DynamoDB developer guide, "Condition expressions"); moto 5.2.5's threaded server checks and
   inserts without a lock in between (``moto/dynamodb/models/table.py``, ``Table.put_item``), so two concurrent
   conditional puts of the same key could both succeed. The table's write and read operations are serialized.
+* **Lambda RevisionId**: moto 5.2.5 gives a function one RevisionId for life and ignores the ``RevisionId``
+  parameter of UpdateFunctionConfiguration and UpdateFunctionCode. Lambda changes the RevisionId on every update
+  and, when the request names a RevisionId that is not the latest, refuses the update with
+  PreconditionFailedException (HTTP 412) (Lambda API reference, UpdateFunctionConfiguration: "RevisionId: Update
+  the function only if the revision ID matches the ID that's specified"). avp-migrate's mode-state fallback relies
+  on that check, so both are filled: the check, and a new RevisionId per update.
 * **API Gateway GetResources paging**: moto ignores ``limit``/``position`` and returns everything in one page.
   The real API returns at most ``limit`` items (default 25, maximum 500) and a ``position`` token; paging
   matters to us because the scan's cost (calls per resource) is part of the product.
@@ -57,6 +63,7 @@ def install() -> None:
         APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.get_resources = _response_get_resources  # type: ignore[method-assign]
         _serialize_dynamodb_tables()
+        _lambda_revision_ids()
         cognito_tokens.install_token_hooks()
         _installed = True
 
@@ -182,3 +189,47 @@ def _serialize_dynamodb_tables() -> None:
 
         setattr(Table, name, locked)
 
+
+
+def _lambda_revision_ids() -> None:
+    from moto.awslambda.exceptions import PreconditionFailedException
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
+    from moto.moto_api._internal import mock_random
+
+    guard = threading.Lock()  # the check and the update are one step, as Lambda applies them
+
+    def revision(fn: Any) -> str:
+        if getattr(fn, "_gap_revision_id", None) is None:
+            fn._gap_revision_id = str(mock_random.uuid4())
+        return str(fn._gap_revision_id)
+
+    get_configuration = LambdaFunction.get_configuration
+
+    def configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = get_configuration(self, *args, **kwargs)
+        config["RevisionId"] = revision(self)  # every FunctionConfiguration carries it (Lambda API reference)
+        return config
+
+    LambdaFunction.get_configuration = configuration  # type: ignore[method-assign]
+    originals = {name: getattr(LambdaBackend, name) for name in ("update_function_configuration",
+                                                                  "update_function_code")}
+
+    def wrap(name: str) -> Any:
+        original = originals[name]
+
+        def update(self: Any, function_name: str, qualifier: str, body: dict[str, Any]) -> Any:
+            with guard:
+                fn = self.get_function(function_name, qualifier)
+                expected = (body or {}).get("RevisionId")
+                if expected is not None and expected != revision(fn):
+                    raise PreconditionFailedException(
+                        "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/"
+                        "GetAlias API to retrieve the latest Revision Id")
+                if not (body or {}).get("DryRun"):
+                    fn._gap_revision_id = str(mock_random.uuid4())
+                return original(self, function_name, qualifier, body)
+
+        return update
+
+    for name in originals:
+        setattr(LambdaBackend, name, wrap(name))
