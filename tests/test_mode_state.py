@@ -188,9 +188,8 @@ def test_a_fallback_update_that_fails_leaves_the_route_to_both_rules_until_repai
 
 
 def test_concurrent_changes_keep_each_others_marks(demo, capsys, tmp_path, embedded_aws):
-    """Two writers on two routes at once: whatever the interleaving, every route ends in the ledger's mode and no
-    mark is left behind; while they run, no route's fallback mode disagrees with the ledger unless it is
-    pending (checked after each function update by a watcher)."""
+    """Two writers on two routes at once (their conditional function updates and ledger writes interleave): both
+    changes land, every route ends in the ledger's mode, and no mark is left behind."""
     assert run(capsys, demo.deploy_args("--yes"))[0] == 0
     report = evidence_for(tmp_path, ["GET /avp", "GET /scope"])
     route_keys = tuple(AuthorizerConfig.from_json((demo.plan / "authorizer-config.json").read_text()).routes)
