@@ -242,3 +242,23 @@ def test_the_operator_policy_lets_cutover_keep_the_fallback_in_step(demo, capsys
         f"arn:aws:lambda:us-east-1:123456789012:function:avp-migrate-authz-{demo.account.api_id}-prod"]
     assert statements["ModeLedger"]["Action"] == ["dynamodb:PutItem", "dynamodb:Query"]
     assert "verifiedpermissions:*" not in json.dumps(statements)  # cut-over never touches the policy store
+
+
+def test_a_1200_route_document_is_published_compact_and_read_back_by_both_sides(embedded_aws):
+    from migrate.cutover.ledger import Entry
+    from migrate.cutover.publish import STANDARD_TIER_BYTES, ModeParameter, in_sync
+
+    keys = [f"GET /v2/organizations/{{organizationId}}/projects/{{projectId}}/collection{i:04}/{{itemId}}/details"
+            for i in range(1200)]
+    entry = Entry(version=7, document={"version": 7, "default": "scope",
+                                       "routes": {k: ("avp", "shadow")[i % 2] for i, k in enumerate(keys)}})
+    parameter = ModeParameter(boto3.client("ssm"), "/avp-migrate/big/prod/modes", keys)
+    parameter.write(entry)
+    stored = boto3.client("ssm").get_parameter(Name=parameter.name)["Parameter"]
+    assert len(stored["Value"].encode()) <= STANDARD_TIER_BYTES and "index" in json.loads(stored["Value"])
+    published = parameter.read()
+    assert published.problem is None and in_sync(published, entry)
+    seen = ModeDocument.from_json(stored["Value"], source="ssm", route_keys=keys)  # as the authorizer reads it
+    assert dict(seen.routes) == entry.document["routes"]
+    # a document read with another configuration's routes is refused, not misread
+    assert ModeParameter(boto3.client("ssm"), parameter.name, keys[:-1]).read().problem
