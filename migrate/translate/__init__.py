@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authorizer.config import AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig
-from authorizer.routes import action_id, route_key, verbs_of
+from authorizer.routes import ANY_VERBS, action_id, method_verbs, route_key
 from migrate.cedar_text import namespace_for
 from migrate.errors import UserError
 from migrate.inventory.model import Inventory, Method, RestApi, UserPool, parse_user_pool_arn
@@ -100,7 +100,9 @@ def select_api(inventory: Inventory, api_id: str | None) -> RestApi:
     raise UserError(f"the snapshot holds {len(inventory.apis)} APIs; choose one with --api-id: {listed}")
 
 
-def _route_plan(api: RestApi, method: Method, pool_id: str) -> RoutePlan:
+def _route_plan(api: RestApi, method: Method, pool_id: str, verbs: tuple[str, ...]) -> RoutePlan:
+    """``verbs``: the request verbs API Gateway sends to this method (for ANY, those without their own method on
+    the resource: :func:`authorizer.routes.method_verbs`)."""
     key = route_key(method.http_method, method.path)
     common = {"route": key, "method_path": method.path, "http_method": method.http_method,
               "authorization_type": method.authorization_type, "scopes": tuple(method.authorization_scopes),
@@ -120,8 +122,24 @@ def _route_plan(api: RestApi, method: Method, pool_id: str) -> RoutePlan:
                   f"its Cognito authorizer accepts tokens from {len(pools)} user pools ({', '.join(pools)}); AVP "
                   "allows one identity source per policy store")
         return RoutePlan(**common, token_use=None, actions={}, migrated=False, why_not_migrated=reason)
-    actions = {verb: action_id(verb, method.path) for verb in verbs_of(method.http_method)}
+    if not verbs:
+        return RoutePlan(**common, token_use=None, actions={}, migrated=False,
+                         why_not_migrated="unreachable: every verb ANY covers has its own method on this resource")
+    actions = {verb: action_id(verb, method.path) for verb in verbs}
     return RoutePlan(**common, token_use=expected_token_use(method), actions=actions, migrated=True)
+
+
+def _served_verbs(api: RestApi) -> dict[str, tuple[str, ...]]:
+    """Per method, the verbs API Gateway sends it; refuses an API that declares one method twice (the result
+    would depend on which came first)."""
+    keys = [route_key(m.http_method, m.path) for m in api.methods]
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise UserError(f"API {api.id} ({api.name}) declares method {key} twice: a snapshot cannot hold two "
+                            "methods with one verb on one resource", where="snapshot")
+        seen.add(key)
+    return method_verbs(keys)
 
 
 def _choose_pool(inventory: Inventory, api: RestApi, pool_id: str | None) -> str:
@@ -158,7 +176,8 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
                     if (parse_user_pool_arn(a) or ("", "", ""))[2] == chosen), chosen)
         pool = UserPool(id=chosen, arn=arn, known_by_arn_only=True)
     namespace = namespace_for(api.name)
-    routes = [_route_plan(api, m, chosen) for m in api.methods]
+    served = _served_verbs(api)
+    routes = [_route_plan(api, m, chosen, served[route_key(m.http_method, m.path)]) for m in api.methods]
     regime = PoolRegime.from_pool(pool)
     grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
     if pool.known_by_arn_only:
@@ -227,6 +246,14 @@ def _route_findings(translation: Translation) -> list[Finding]:
                 f"{', '.join(ungranted)}", routes=tuple(r.route for r in translation.migrated_routes
                                                        if set(r.scopes) <= set(ungranted) and r.scopes),
                 detail={"scopes": ungranted, "why": "granted by no rule or client"}))
+    for route in translation.migrated_routes:
+        if route.http_method.upper() == "ANY" and len(route.actions) < len(ANY_VERBS):
+            own = [v for v in ANY_VERBS if v not in route.actions]
+            findings.append(Finding(
+                "any-narrowed", "info", f"{route.route} receives only {', '.join(route.actions)}: "
+                f"{', '.join(own)} {'has its' if len(own) == 1 else 'have their'} own method on this resource, "
+                "to which API Gateway sends every such request (ANY's scopes never decide it)",
+                routes=(route.route,), detail={"verbs": list(route.actions), "own_methods": own}))
     claims = [r for r in translation.migrated_routes if r.backend_reads_claims]
     if claims:
         findings.append(Finding(
