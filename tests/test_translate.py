@@ -338,3 +338,44 @@ def test_too_many_policies_fail_naming_the_bucket():
                     rules=[rule(f"r{i}", ["api/read"], groups=[g]) for i, g in enumerate(groups)])
     with pytest.raises(UserError, match=r"policies with no resource in scope .* the limit is 200,000"):
         translate(inv)
+
+
+def _long_scopes(count: int = 330, width: int = 45) -> list[str]:
+    return [f"api/{i:03d}.{'s' * width}" for i in range(count)]
+
+
+@pytest.mark.parametrize("layout", ["scopes", "groups"])
+def test_one_group_with_330_long_scopes_is_split_on_the_final_text(tmp_path, layout):
+    """Issue 9, case 4: each split part once repeated the whole @scopes annotation (28 KB a part). The annotation
+    now shrinks with its part, and the quota is measured on the text exactly as written to the policy files."""
+    from migrate.plan import write_plan
+
+    scopes = _long_scopes()
+    inv = inventory([method("GET", f"/r{i}", [s]) for i, s in enumerate(scopes)], users={"u": ["g"], "v": []},
+                    rules=[rule("g", scopes, groups=["g"])])
+    translation, result = planned(inv, layout=layout)
+    assert result.equivalent, result.differences
+    assert len(translation.policies) > 1
+    covered: list[str] = []
+    for policy in translation.policies:
+        parsed = next(iter(json.loads(cedarpy.policies_to_json_str(policy.text))["staticPolicies"].values()))
+        actions = [e["id"] for e in parsed["action"]["entities"]]
+        annotated = parsed["annotations"]["scopes"].split()
+        expected = actions if layout == "scopes" else [s for s in scopes if f"get /r{scopes.index(s)}" in actions]
+        assert sorted(annotated) == sorted(expected) == sorted(policy.scopes)  # the part's own scopes only
+        covered += actions
+    assert len(covered) == len(set(covered)) == 330
+
+    write_plan(translation, result, tmp_path / "plan", inventory=inv, inventory_path="inventory.json")
+    written = sorted((tmp_path / "plan" / "policies").glob("*.cedar"))
+    assert len(written) == len(translation.policies)
+    sizes = [len(path.read_bytes()) for path in written]
+    assert max(sizes) <= POLICY_MAX_BYTES and max(sizes) > POLICY_MAX_BYTES * 0.9  # parts are filled, not tiny
+    document = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert sorted(p["bytes"] for p in document["policies"]) == sorted(sizes)
+    largest = next(q for q in document["quotas"] if q["name"] == "largest policy statement (bytes)")
+    assert largest["used"] == max(sizes)
+    cloudformation = json.loads((tmp_path / "plan" / "cloudformation.json").read_text())
+    statements = [r["Properties"]["Definition"]["Static"]["Statement"] for r in cloudformation["Resources"].values()
+                  if r["Type"] == "AWS::VerifiedPermissions::Policy"]
+    assert sorted(len(s.encode()) for s in statements) == sorted(sizes)
