@@ -379,3 +379,68 @@ def test_one_group_with_330_long_scopes_is_split_on_the_final_text(tmp_path, lay
     statements = [r["Properties"]["Definition"]["Static"]["Statement"] for r in cloudformation["Resources"].values()
                   if r["Type"] == "AWS::VerifiedPermissions::Policy"]
     assert sorted(len(s.encode()) for s in statements) == sorted(sizes)
+
+
+# --- AVP's naming limits --------------------------------------------------------------------------------------------
+
+
+def test_namespace_problems_follow_the_safe_reading_of_the_avp_guide():
+    from migrate.translate.limits import namespace_problem
+
+    for refused in ("", "aws", "AWS", "Amazon", "CEDAR", "MyApi::aws", "Cedar::Orders", "x" * 101):
+        assert namespace_problem(refused), refused
+    for accepted in ("MyApi", "Laws", "Cedarwood", "Api_aws", "AmazonOrders", "x" * 100):
+        assert namespace_problem(accepted) is None, accepted
+
+
+@pytest.mark.parametrize(("api_name", "expected"), [
+    ("aws", "Api_aws"), ("AWS", "Api_AWS"), ("Amazon", "Api_Amazon"), ("cedar", "Api_cedar"), ("", "Api"),
+    ("!!!", "Api"), ("  Cedar  ", "Api_Cedar"), ("PawsApi", "PawsApi")])
+def test_the_namespace_is_never_empty_nor_a_name_avp_refuses(api_name, expected):
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": ["g"]},
+                    rules=[rule("g", ["api/read"], groups=["g"])], api_name=api_name)
+    translation, result = planned(inv)
+    assert translation.namespace == expected and list(translation.schema) == [expected]
+    assert translation.authorizer_config().resource_id == expected
+    assert result.equivalent
+    renamed = [f for f in translation.findings if f.code == "namespace"]
+    assert bool(renamed) == (api_name.strip().lower() in ("aws", "amazon", "cedar"))
+    if renamed:
+        assert "AVP refuses" in renamed[0].message and repr(expected) in renamed[0].message
+
+
+def test_a_very_long_api_name_gives_a_namespace_avp_accepts():
+    from migrate.translate.limits import namespace_problem
+
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": ["g"]},
+                    rules=[rule("g", ["api/read"], groups=["g"])], api_name="Orders " * 40)
+    translation, result = planned(inv)
+    assert len(translation.namespace) <= 100 and namespace_problem(translation.namespace) is None
+    assert result.equivalent and any(f.code == "namespace" for f in translation.findings)
+
+
+def test_a_route_whose_action_id_is_over_200_bytes_stays_on_cognito():
+    long_path = "/" + "/".join(["segment-" + "é" * 20] * 6)
+    inv = inventory([method("GET", long_path, ["api/read"]), method("GET", "/short", ["api/read"])],
+                    users={"u": ["g"]}, rules=[rule("g", ["api/read"], groups=["g"])])
+    translation, result = planned(inv)
+    route = next(r for r in translation.routes if r.method_path == long_path)
+    assert not route.migrated and "200-byte entity id limit" in route.why_not_migrated
+    assert set(translation.authorizer_config().routes) == {"GET /short"} and result.equivalent
+    assert all(len(a.encode()) <= 200 for a in translation.schema[NS]["actions"])
+
+
+def test_entity_ids_avp_would_refuse_stop_the_plan_naming_them():
+    long_group = "équipe-" + "é" * 100  # 128 characters at most in Cognito, but 207 bytes: too long for AVP
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": [long_group], "v": ["g"]},
+                    rules=[rule("g", ["api/read"], groups=["g"])])
+    with pytest.raises(UserError, match=r"AVP limit exceeded: entity ids are at most 200 bytes; group "
+                                        r"'us-east-1_TestPool1\|équipe-é+' \(\d+ bytes\) is longer: rename the group"):
+        translate(inv)
+
+    long_scope = "api/" + "r" * 200
+    inv = inventory([method("GET", "/x", [long_scope])], users={"u": ["g"]},
+                    rules=[rule("g", [long_scope], groups=["g"])])
+    with pytest.raises(UserError, match=r"scope action group 'api/r+' \(204 bytes\) is longer: use --layout groups"):
+        translate(inv)
+    assert planned(inv, layout="groups")[1].equivalent
