@@ -444,3 +444,60 @@ def test_entity_ids_avp_would_refuse_stop_the_plan_naming_them():
     with pytest.raises(UserError, match=r"scope action group 'api/r+' \(204 bytes\) is longer: use --layout groups"):
         translate(inv)
     assert planned(inv, layout="groups")[1].equivalent
+
+
+# --- gaps found by mutating the code (issue 9): each test fails on the mutant it names ------------------------------
+
+
+@pytest.mark.parametrize("layout", ["scopes", "groups"])
+def test_a_method_with_two_scopes_held_by_different_groups_admits_both(layout):
+    """Mutants: a method made a member of its first scope's action group only (schema), or only its first scope's
+    actions listed (groups layout), or the checker requiring all of a method's scopes instead of any."""
+    inv = inventory([method("GET", "/x", ["api/read", "api/admin"]), method("POST", "/x", ["api/admin"])],
+                    users={"r": ["readers"], "a": ["admins"], "n": []},
+                    rules=[rule("readers", ["api/read"], groups=["readers"]),
+                           rule("admins", ["api/admin"], groups=["admins"])])
+    translation, result = planned(inv, layout=layout)
+    assert result.today["GET /x"] == {"group:readers", "group:admins"}  # any one scope suffices today
+    assert result.after["GET /x"] == {"group:readers", "group:admins"}
+    assert result.today["POST /x"] == result.after["POST /x"] == {"group:admins"}
+    assert result.equivalent, result.differences
+    if layout == "scopes":
+        assert translation.schema[NS]["actions"]["get /x"]["memberOf"] == [{"id": "api/admin"}, {"id": "api/read"}]
+
+
+@pytest.mark.parametrize("suppressor", [
+    {}, {"client_ids": ["app-client-id"]},
+    {"trigger_sources": ["TokenGeneration_Authentication", "TokenGeneration_RefreshTokens"]}],
+    ids=["no-condition", "the-only-client", "every-user-flow"])
+def test_an_unconditional_suppression_leaves_the_scope_to_nobody(suppressor):
+    """Mutant: the suppression of a rule with no condition (or only client/flow conditions that every token meets)
+    dropped from the grants: the policy would grant a scope nobody holds today."""
+    inv = inventory([method("GET", "/x", ["api/read"]), method("GET", "/y", ["api/other"])],
+                    users={"r": ["readers"], "n": []},
+                    rules=[rule("readers", ["api/read", "api/other"], groups=["readers"]),
+                           rule("nobody", None, suppress=["api/read"], **suppressor)])
+    translation, result = planned(inv)
+    assert result.today["GET /x"] == set() == result.after["GET /x"]
+    assert result.today["GET /y"] == {"group:readers"} == result.after["GET /y"]
+    assert result.equivalent, result.differences
+    assert not any("api/read" in g.scopes for g in translation.grants)
+    assert "api/read" not in texts(translation)
+
+
+def test_the_authorizer_config_allows_exactly_the_clients_whose_tokens_reach_the_api_today():
+    """Mutants: an empty allow-list (any client of the pool), or one missing the hosted-UI or machine clients."""
+    from migrate.inventory import AppClient
+    from migrate.translate.cloudformation import template
+
+    idle = AppClient(client_id="idle-client-id", name="idle", explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"])
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": ["g"]}, trigger_version="V3_0",
+                    clients=[password_client("mobile", "mobile-id"), hosted_client(["openid", "api/read"]),
+                             machine_client(["api/read"]), idle],
+                    rules=[rule("g", ["api/read"], groups=["g"])])
+    translation = translate(inv)
+    expected = ("mobile-id", "svc-client-id", "web-client-id")  # the idle client obtains no token at all
+    (pool,) = translation.authorizer_config().user_pools
+    assert pool.client_ids == expected
+    source = template(translation)["Resources"]["IdentitySource"]["Properties"]["Configuration"]
+    assert tuple(source["CognitoUserPoolConfiguration"]["ClientIds"]) == expected
