@@ -42,7 +42,7 @@ from authorizer.config import AuthorizerConfig, RouteConfig
 from authorizer.modes import BOTH, ModeSource
 from authorizer.policy import ALLOW, DENY, MethodArn, response
 from authorizer.request import AuthorizerRequest
-from authorizer.routes import route_key
+from authorizer.routes import route_candidates, route_key
 from authorizer.scope import scope_allows
 from authorizer.shadow import ShadowRecord, hash_principal
 from authorizer.telemetry import Telemetry, redact
@@ -193,8 +193,9 @@ class Authorizer:
     def _route(self, request: AuthorizerRequest) -> tuple[str | None, RouteConfig | None]:
         if not request.http_method or not request.resource_path:
             return None, None
-        for key in (route_key(request.http_method, request.resource_path),
-                    route_key("ANY", request.resource_path)):
+        # API Gateway has selected the resource (resourcePath); on it an explicit method wins over ANY
+        # (authorizer.routes, rule 2), and the plan lists on ANY only the verbs without their own method.
+        for key in route_candidates(request.http_method, request.resource_path):
             route = self.config.routes.get(key)
             if route is not None:
                 return key, route

@@ -260,5 +260,8 @@ def _group_class(pool_id: str, groups: frozenset[str], kind: ClassKind, members:
 # --- decisions ------------------------------------------------------------------------------------------------
 
 
+# Which method a request reaches is API Gateway's choice (authorizer.routes: the most specific resource, then an
+# explicit method before ANY). Each route's actions (translate: authorizer.routes.method_verbs) list only the
+# verbs that method receives, so a GET on a resource with ANY and GET is decided by GET's scopes, never ANY's.
 def expected_token_use(method: Method) -> Literal["access", "id"]:
     return "access" if method.authorization_scopes else "id"

@@ -338,3 +338,166 @@ def test_too_many_policies_fail_naming_the_bucket():
                     rules=[rule(f"r{i}", ["api/read"], groups=[g]) for i, g in enumerate(groups)])
     with pytest.raises(UserError, match=r"policies with no resource in scope .* the limit is 200,000"):
         translate(inv)
+
+
+def _long_scopes(count: int = 330, width: int = 45) -> list[str]:
+    return [f"api/{i:03d}.{'s' * width}" for i in range(count)]
+
+
+@pytest.mark.parametrize("layout", ["scopes", "groups"])
+def test_one_group_with_330_long_scopes_is_split_on_the_final_text(tmp_path, layout):
+    """Issue 9, case 4: each split part once repeated the whole @scopes annotation (28 KB a part). The annotation
+    now shrinks with its part, and the quota is measured on the text exactly as written to the policy files."""
+    from migrate.plan import write_plan
+
+    scopes = _long_scopes()
+    inv = inventory([method("GET", f"/r{i}", [s]) for i, s in enumerate(scopes)], users={"u": ["g"], "v": []},
+                    rules=[rule("g", scopes, groups=["g"])])
+    translation, result = planned(inv, layout=layout)
+    assert result.equivalent, result.differences
+    assert len(translation.policies) > 1
+    covered: list[str] = []
+    for policy in translation.policies:
+        parsed = next(iter(json.loads(cedarpy.policies_to_json_str(policy.text))["staticPolicies"].values()))
+        actions = [e["id"] for e in parsed["action"]["entities"]]
+        annotated = parsed["annotations"]["scopes"].split()
+        expected = actions if layout == "scopes" else [s for s in scopes if f"get /r{scopes.index(s)}" in actions]
+        assert sorted(annotated) == sorted(expected) == sorted(policy.scopes)  # the part's own scopes only
+        covered += actions
+    assert len(covered) == len(set(covered)) == 330
+
+    write_plan(translation, result, tmp_path / "plan", inventory=inv, inventory_path="inventory.json")
+    written = sorted((tmp_path / "plan" / "policies").glob("*.cedar"))
+    assert len(written) == len(translation.policies)
+    sizes = [len(path.read_bytes()) for path in written]
+    assert max(sizes) <= POLICY_MAX_BYTES and max(sizes) > POLICY_MAX_BYTES * 0.9  # parts are filled, not tiny
+    document = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert sorted(p["bytes"] for p in document["policies"]) == sorted(sizes)
+    largest = next(q for q in document["quotas"] if q["name"] == "largest policy statement (bytes)")
+    assert largest["used"] == max(sizes)
+    cloudformation = json.loads((tmp_path / "plan" / "cloudformation.json").read_text())
+    statements = [r["Properties"]["Definition"]["Static"]["Statement"] for r in cloudformation["Resources"].values()
+                  if r["Type"] == "AWS::VerifiedPermissions::Policy"]
+    assert sorted(len(s.encode()) for s in statements) == sorted(sizes)
+
+
+# --- AVP's naming limits --------------------------------------------------------------------------------------------
+
+
+def test_namespace_problems_follow_the_safe_reading_of_the_avp_guide():
+    from migrate.translate.limits import namespace_problem
+
+    for refused in ("", "aws", "AWS", "Amazon", "CEDAR", "MyApi::aws", "Cedar::Orders", "x" * 101):
+        assert namespace_problem(refused), refused
+    for accepted in ("MyApi", "Laws", "Cedarwood", "Api_aws", "AmazonOrders", "x" * 100):
+        assert namespace_problem(accepted) is None, accepted
+
+
+@pytest.mark.parametrize(("api_name", "expected"), [
+    ("aws", "Api_aws"), ("AWS", "Api_AWS"), ("Amazon", "Api_Amazon"), ("cedar", "Api_cedar"), ("", "Api"),
+    ("!!!", "Api"), ("  Cedar  ", "Api_Cedar"), ("PawsApi", "PawsApi")])
+def test_the_namespace_is_never_empty_nor_a_name_avp_refuses(api_name, expected):
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": ["g"]},
+                    rules=[rule("g", ["api/read"], groups=["g"])], api_name=api_name)
+    translation, result = planned(inv)
+    assert translation.namespace == expected and list(translation.schema) == [expected]
+    assert translation.authorizer_config().resource_id == expected
+    assert result.equivalent
+    renamed = [f for f in translation.findings if f.code == "namespace"]
+    assert bool(renamed) == (api_name.strip().lower() in ("aws", "amazon", "cedar"))
+    if renamed:
+        assert "AVP refuses" in renamed[0].message and repr(expected) in renamed[0].message
+
+
+def test_a_very_long_api_name_gives_a_namespace_avp_accepts():
+    from migrate.translate.limits import namespace_problem
+
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": ["g"]},
+                    rules=[rule("g", ["api/read"], groups=["g"])], api_name="Orders " * 40)
+    translation, result = planned(inv)
+    assert len(translation.namespace) <= 100 and namespace_problem(translation.namespace) is None
+    assert result.equivalent and any(f.code == "namespace" for f in translation.findings)
+
+
+def test_a_route_whose_action_id_is_over_200_bytes_stays_on_cognito():
+    long_path = "/" + "/".join(["segment-" + "é" * 20] * 6)
+    inv = inventory([method("GET", long_path, ["api/read"]), method("GET", "/short", ["api/read"])],
+                    users={"u": ["g"]}, rules=[rule("g", ["api/read"], groups=["g"])])
+    translation, result = planned(inv)
+    route = next(r for r in translation.routes if r.method_path == long_path)
+    assert not route.migrated and "200-byte entity id limit" in route.why_not_migrated
+    assert set(translation.authorizer_config().routes) == {"GET /short"} and result.equivalent
+    assert all(len(a.encode()) <= 200 for a in translation.schema[NS]["actions"])
+
+
+def test_entity_ids_avp_would_refuse_stop_the_plan_naming_them():
+    long_group = "équipe-" + "é" * 100  # 128 characters at most in Cognito, but 207 bytes: too long for AVP
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": [long_group], "v": ["g"]},
+                    rules=[rule("g", ["api/read"], groups=["g"])])
+    with pytest.raises(UserError, match=r"AVP limit exceeded: entity ids are at most 200 bytes; group "
+                                        r"'us-east-1_TestPool1\|équipe-é+' \(\d+ bytes\) is longer: rename the group"):
+        translate(inv)
+
+    long_scope = "api/" + "r" * 200
+    inv = inventory([method("GET", "/x", [long_scope])], users={"u": ["g"]},
+                    rules=[rule("g", [long_scope], groups=["g"])])
+    with pytest.raises(UserError, match=r"scope action group 'api/r+' \(204 bytes\) is longer: use --layout groups"):
+        translate(inv)
+    assert planned(inv, layout="groups")[1].equivalent
+
+
+# --- gaps found by mutating the code (issue 9): each test fails on the mutant it names ------------------------------
+
+
+@pytest.mark.parametrize("layout", ["scopes", "groups"])
+def test_a_method_with_two_scopes_held_by_different_groups_admits_both(layout):
+    """Mutants: a method made a member of its first scope's action group only (schema), or only its first scope's
+    actions listed (groups layout), or the checker requiring all of a method's scopes instead of any."""
+    inv = inventory([method("GET", "/x", ["api/read", "api/admin"]), method("POST", "/x", ["api/admin"])],
+                    users={"r": ["readers"], "a": ["admins"], "n": []},
+                    rules=[rule("readers", ["api/read"], groups=["readers"]),
+                           rule("admins", ["api/admin"], groups=["admins"])])
+    translation, result = planned(inv, layout=layout)
+    assert result.today["GET /x"] == {"group:readers", "group:admins"}  # any one scope suffices today
+    assert result.after["GET /x"] == {"group:readers", "group:admins"}
+    assert result.today["POST /x"] == result.after["POST /x"] == {"group:admins"}
+    assert result.equivalent, result.differences
+    if layout == "scopes":
+        assert translation.schema[NS]["actions"]["get /x"]["memberOf"] == [{"id": "api/admin"}, {"id": "api/read"}]
+
+
+@pytest.mark.parametrize("suppressor", [
+    {}, {"client_ids": ["app-client-id"]},
+    {"trigger_sources": ["TokenGeneration_Authentication", "TokenGeneration_RefreshTokens"]}],
+    ids=["no-condition", "the-only-client", "every-user-flow"])
+def test_an_unconditional_suppression_leaves_the_scope_to_nobody(suppressor):
+    """Mutant: the suppression of a rule with no condition (or only client/flow conditions that every token meets)
+    dropped from the grants: the policy would grant a scope nobody holds today."""
+    inv = inventory([method("GET", "/x", ["api/read"]), method("GET", "/y", ["api/other"])],
+                    users={"r": ["readers"], "n": []},
+                    rules=[rule("readers", ["api/read", "api/other"], groups=["readers"]),
+                           rule("nobody", None, suppress=["api/read"], **suppressor)])
+    translation, result = planned(inv)
+    assert result.today["GET /x"] == set() == result.after["GET /x"]
+    assert result.today["GET /y"] == {"group:readers"} == result.after["GET /y"]
+    assert result.equivalent, result.differences
+    assert not any("api/read" in g.scopes for g in translation.grants)
+    assert "api/read" not in texts(translation)
+
+
+def test_the_authorizer_config_allows_exactly_the_clients_whose_tokens_reach_the_api_today():
+    """Mutants: an empty allow-list (any client of the pool), or one missing the hosted-UI or machine clients."""
+    from migrate.inventory import AppClient
+    from migrate.translate.cloudformation import template
+
+    idle = AppClient(client_id="idle-client-id", name="idle", explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"])
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": ["g"]}, trigger_version="V3_0",
+                    clients=[password_client("mobile", "mobile-id"), hosted_client(["openid", "api/read"]),
+                             machine_client(["api/read"]), idle],
+                    rules=[rule("g", ["api/read"], groups=["g"])])
+    translation = translate(inv)
+    expected = ("mobile-id", "svc-client-id", "web-client-id")  # the idle client obtains no token at all
+    (pool,) = translation.authorizer_config().user_pools
+    assert pool.client_ids == expected
+    source = template(translation)["Resources"]["IdentitySource"]["Properties"]["Configuration"]
+    assert tuple(source["CognitoUserPoolConfiguration"]["ClientIds"]) == expected

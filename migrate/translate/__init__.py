@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authorizer.config import AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig
-from authorizer.routes import action_id, route_key, verbs_of
+from authorizer.routes import ANY_VERBS, action_id, method_verbs, route_key
 from migrate.cedar_text import namespace_for
 from migrate.errors import UserError
 from migrate.inventory.model import Inventory, Method, RestApi, UserPool, parse_user_pool_arn
 from migrate.regime import PoolRegime, expected_token_use
 from migrate.translate.grants import GrantBuilder
+from migrate.translate.limits import ENTITY_ID_MAX_BYTES, avp_namespace, describe, entity_id_too_long
 from migrate.translate.model import CedarPolicy, Finding, Grant, QuotaUsage, RoutePlan
 from migrate.translate.render import (
     NO_RESOURCE_BUCKET_BYTES,
@@ -100,7 +101,9 @@ def select_api(inventory: Inventory, api_id: str | None) -> RestApi:
     raise UserError(f"the snapshot holds {len(inventory.apis)} APIs; choose one with --api-id: {listed}")
 
 
-def _route_plan(api: RestApi, method: Method, pool_id: str) -> RoutePlan:
+def _route_plan(api: RestApi, method: Method, pool_id: str, verbs: tuple[str, ...]) -> RoutePlan:
+    """``verbs``: the request verbs API Gateway sends to this method (for ANY, those without their own method on
+    the resource: :func:`authorizer.routes.method_verbs`)."""
     key = route_key(method.http_method, method.path)
     common = {"route": key, "method_path": method.path, "http_method": method.http_method,
               "authorization_type": method.authorization_type, "scopes": tuple(method.authorization_scopes),
@@ -120,8 +123,29 @@ def _route_plan(api: RestApi, method: Method, pool_id: str) -> RoutePlan:
                   f"its Cognito authorizer accepts tokens from {len(pools)} user pools ({', '.join(pools)}); AVP "
                   "allows one identity source per policy store")
         return RoutePlan(**common, token_use=None, actions={}, migrated=False, why_not_migrated=reason)
-    actions = {verb: action_id(verb, method.path) for verb in verbs_of(method.http_method)}
+    if not verbs:
+        return RoutePlan(**common, token_use=None, actions={}, migrated=False,
+                         why_not_migrated="unreachable: every verb ANY covers has its own method on this resource")
+    actions = {verb: action_id(verb, method.path) for verb in verbs}
+    long_ids = [a for a in actions.values() if entity_id_too_long(a)]
+    if long_ids:
+        return RoutePlan(**common, token_use=None, actions={}, migrated=False,
+                         why_not_migrated=f"its Cedar action id {describe('', long_ids[0]).strip()} is over AVP's "
+                         f"{ENTITY_ID_MAX_BYTES}-byte entity id limit")
     return RoutePlan(**common, token_use=expected_token_use(method), actions=actions, migrated=True)
+
+
+def _served_verbs(api: RestApi) -> dict[str, tuple[str, ...]]:
+    """Per method, the verbs API Gateway sends it; refuses an API that declares one method twice (the result
+    would depend on which came first)."""
+    keys = [route_key(m.http_method, m.path) for m in api.methods]
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise UserError(f"API {api.id} ({api.name}) declares method {key} twice: a snapshot cannot hold two "
+                            "methods with one verb on one resource", where="snapshot")
+        seen.add(key)
+    return method_verbs(keys)
 
 
 def _choose_pool(inventory: Inventory, api: RestApi, pool_id: str | None) -> str:
@@ -157,10 +181,15 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
         arn = next((a for auth in api.authorizers for a in auth.provider_arns
                     if (parse_user_pool_arn(a) or ("", "", ""))[2] == chosen), chosen)
         pool = UserPool(id=chosen, arn=arn, known_by_arn_only=True)
-    namespace = namespace_for(api.name)
-    routes = [_route_plan(api, m, chosen) for m in api.methods]
+    namespace, renamed = avp_namespace(api.name)
+    served = _served_verbs(api)
+    routes = [_route_plan(api, m, chosen, served[route_key(m.http_method, m.path)]) for m in api.methods]
     regime = PoolRegime.from_pool(pool)
     grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
+    if renamed:
+        findings.insert(0, Finding(
+            "namespace", "info", f"API name {api.name!r} would give the namespace {namespace_for(api.name)!r}, which "
+            f"AVP refuses ({renamed}); the plan uses {namespace!r}", detail={"namespace": namespace}))
     if pool.known_by_arn_only:
         findings.insert(0, Finding(
             "pool-unknown", "blocking", f"user pool {pool.id} is known by ARN only (offline scan): its groups, users, "
@@ -191,6 +220,7 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
 
 def _check(translation: Translation) -> None:
     """Strict validation and quotas: fail naming the problem rather than write a plan AVP would refuse."""
+    _check_entity_ids(translation)
     errors = validate(translation.policies, translation.schema_text)
     if errors:
         raise UserError(f"the generated policies fail strict validation against the generated schema: {errors[0]}"
@@ -207,6 +237,31 @@ def _check(translation: Translation) -> None:
         if not quota.fits:
             hint = " (the scopes layout is smaller: --layout scopes)" if translation.layout == "groups" else ""
             raise UserError(f"AVP quota exceeded: {quota.name} is {quota.used:,}, the limit is {quota.limit:,}{hint}")
+
+
+def _check_entity_ids(translation: Translation) -> None:
+    """AVP refuses entity ids over 200 bytes (an error, so a Deny): stop naming what to change. Routes whose own
+    action id is too long were left unmigrated already (:func:`_route_plan`)."""
+    pool_id = translation.pool.id
+    ids: list[tuple[str, str, str]] = []  # (kind, entity id, what to do)
+    ids += [("group", f"{pool_id}|{g.name}", "rename the group: AVP gives every token holding it an error")
+            for g in translation.pool.groups]
+    for grant in translation.grants:
+        if grant.principal.kind == "user":
+            ids.append(("user", f"{pool_id}|{grant.principal.value}", "name the user by a group instead"))
+        ids += [("user", f"{pool_id}|{sub}", "name the user by a group instead") for sub in grant.unless_users]
+        if grant.principal.kind == "client":
+            ids.append(("client", grant.principal.value, "AVP cannot name this client"))
+    if translation.layout == "scopes":
+        ids += [("scope action group", s, "use --layout groups, which needs no scope action group")
+                for s in sorted({s for g in translation.grants for s in g.scopes})]
+    ids.append(("resource", translation.namespace, "rename the API"))
+    over = [(kind, entity, hint) for kind, entity, hint in dict.fromkeys(ids) if entity_id_too_long(entity)]
+    if over:
+        kind, entity, hint = over[0]
+        more = f" (and {len(over) - 1} more)" if len(over) > 1 else ""
+        raise UserError(f"AVP limit exceeded: entity ids are at most {ENTITY_ID_MAX_BYTES} bytes; "
+                        f"{describe(kind, entity)} is longer{more}: {hint}")
 
 
 def _route_findings(translation: Translation) -> list[Finding]:
@@ -227,6 +282,14 @@ def _route_findings(translation: Translation) -> list[Finding]:
                 f"{', '.join(ungranted)}", routes=tuple(r.route for r in translation.migrated_routes
                                                        if set(r.scopes) <= set(ungranted) and r.scopes),
                 detail={"scopes": ungranted, "why": "granted by no rule or client"}))
+    for route in translation.migrated_routes:
+        if route.http_method.upper() == "ANY" and len(route.actions) < len(ANY_VERBS):
+            own = [v for v in ANY_VERBS if v not in route.actions]
+            findings.append(Finding(
+                "any-narrowed", "info", f"{route.route} receives only {', '.join(route.actions)}: "
+                f"{', '.join(own)} {'has its' if len(own) == 1 else 'have their'} own method on this resource, "
+                "to which API Gateway sends every such request (ANY's scopes never decide it)",
+                routes=(route.route,), detail={"verbs": list(route.actions), "own_methods": own}))
     claims = [r for r in translation.migrated_routes if r.backend_reads_claims]
     if claims:
         findings.append(Finding(

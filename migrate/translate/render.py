@@ -9,15 +9,17 @@
 Every policy carries annotations naming where it came from: ``@id`` (unique, also the file name),
 ``@rule`` (the pre-token rule), ``@scopes``, ``@kind``. Annotations never change evaluation.
 
-Quotas (AVP user guide, "Quotas"): a policy statement is at most 10,000 bytes (longer ones are split by action
-list); policies whose scope names no resource share one 200,000-byte bucket (all of ours: ``resource`` is left
-open, as the console writes it); a schema is at most 100,000 bytes.
+Quotas (AVP user guide, "Quotas"): a policy statement is at most 10,000 bytes; policies whose scope names no
+resource share one 200,000-byte bucket (all of ours: ``resource`` is left open, as the console writes it); a
+schema is at most 100,000 bytes. A statement over the quota is split by its action list, each part measured on
+its final text (Cedar-formatted, annotations included: the bytes written to ``policies/*.cedar`` and sent as the
+CloudFormation ``Statement``), and each part's ``@scopes`` names only the scopes of its own actions.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cedarpy
@@ -104,15 +106,21 @@ def _grant_label(grant: Grant) -> str:
 
 
 def _unique(label: str, used: set[str]) -> str:
-    candidate, n = label, 2
-    while candidate in used:
-        candidate, n = f"{label} #{n}", n + 1
+    candidate = _unique_preview(label, used)
     used.add(candidate)
     return candidate
 
 
+def _unique_preview(label: str, used: set[str]) -> str:
+    candidate, n = label, 2
+    while candidate in used:
+        candidate, n = f"{label} #{n}", n + 1
+    return candidate
+
+
 def render(grants: list[Grant], routes: list[RoutePlan], names: Names, *, layout: str) -> list[CedarPolicy]:
-    """Cedar policies for ``grants``; statements over 10,000 bytes are split by their action lists."""
+    """Cedar policies for ``grants``; a statement over 10,000 bytes is split by its action list, measured on the
+    final formatted text, annotations included (see :func:`_split`)."""
     scope_actions: dict[str, list[str]] = {}
     for route in routes:
         if route.migrated:
@@ -122,27 +130,99 @@ def render(grants: list[Grant], routes: list[RoutePlan], names: Names, *, layout
     policies: list[CedarPolicy] = []
     items = _merged_by_principal(grants) if layout == "groups" else [(g, [g]) for g in grants]
     for head, members in items:
+        # Each action with the scopes it stands for: a part's @scopes names only the scopes of its own actions.
         if layout == "groups":
-            action_ids = sorted({a for g in members for s in g.scopes for a in scope_actions.get(s, [])}
-                                | {a for g in members for a in g.actions})
+            action_scopes: dict[str, set[str]] = {}
+            for grant in members:
+                for scope in grant.scopes:
+                    for action in scope_actions.get(scope, []):
+                        action_scopes.setdefault(action, set()).add(scope)
+                for action in grant.actions:
+                    action_scopes.setdefault(action, set())
+            entries = [(a, tuple(sorted(action_scopes[a]))) for a in sorted(action_scopes)]
         else:
-            action_ids = list(head.scopes) + list(head.actions)
-        if not action_ids:
+            entries = [(s, (s,)) for s in head.scopes] + [(a, ()) for a in head.actions]
+        if not entries:
             continue
-        rules = sorted({g.rule_id for g in members if g.rule_id})
-        scopes = sorted({s for g in members for s in g.scopes})
+        rules = " ".join(sorted({g.rule_id for g in members if g.rule_id}))
         label = _grant_label(head) if layout == "scopes" else _merged_label(head)
         when, unless = _conditions(head, names)
-        chunks = _chunks([names.action(a) for a in action_ids], head, names, when, unless)
-        for index, chunk in enumerate(chunks):
-            policy_id = _unique(label if len(chunks) == 1 else f"{label} (part {index + 1})", used)
-            text = _statement([("id", policy_id), ("kind", head.kind), ("rule", " ".join(rules)),
-                               ("scopes", " ".join(scopes)), ("note", head.note)],
-                              _principal(head, names), chunk, when, unless)
-            policies.append(CedarPolicy(policy_id=policy_id, text=format_policy(text), kind=head.kind,
-                                        rule_id=" ".join(rules), scopes=tuple(scopes),
+        principal = _principal(head, names)
+
+        def text_of(policy_id: str, part: list[tuple[str, tuple[str, ...]]], head: Grant = head, rules: str = rules,
+                    principal: str = principal, when: list[str] = when, unless: list[str] = unless) -> str:
+            scopes = " ".join(sorted({s for _, of in part for s in of}))
+            return format_policy(_statement([("id", policy_id), ("kind", head.kind), ("rule", rules),
+                                             ("scopes", scopes), ("note", head.note)],
+                                            principal, [names.action(a) for a, _ in part], when, unless))
+
+        for policy_id, part, text in _split(entries, label, used, text_of):
+            policies.append(CedarPolicy(policy_id=policy_id, text=text, kind=head.kind, rule_id=rules,
+                                        scopes=tuple(sorted({s for _, of in part for s in of})),
                                         description=policy_id[:DESCRIPTION_MAX]))
     return policies
+
+
+Entry = tuple[str, tuple[str, ...]]  # an action id and the scopes it stands for
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _split(entries: list[Entry], label: str, used: set[str], text_of: Callable[[str, list[Entry]], str]
+           ) -> list[tuple[str, list[Entry], str]]:
+    """``(policy id, entries, final text)`` per statement, each final text (annotations and formatting included,
+    exactly as written to the policy file and sent to AVP) at most POLICY_MAX_BYTES.
+
+    Parts are cut greedily, each the longest prefix of the remaining actions whose text fits (found by
+    doubling then bisection: a text only grows with its actions). A part id carries a ``(part N)`` suffix; the
+    cut is measured with the widest such suffix, then the final text is measured again with the real id, and the
+    cut is redone with a smaller budget in the rare case it does not fit. A single action whose statement alone
+    is over the quota stays one statement; the quota check then fails naming it.
+    """
+    whole = _unique_preview(label, used)
+    text = text_of(whole, entries)
+    if _size(text) <= POLICY_MAX_BYTES:
+        used.add(whole)
+        return [(whole, entries, text)]
+    budget = POLICY_MAX_BYTES
+    while True:
+        probe = f"{label} (part {len(entries)}) #{len(used) + 2}"  # at least as wide as any id given below
+        parts: list[list[Entry]] = []
+        rest = entries
+        while rest:
+            count = _longest_fit(rest, lambda n, rest=rest, probe=probe, budget=budget:
+                                 _size(text_of(probe, rest[:n])) <= budget)
+            parts.append(rest[:count])
+            rest = rest[count:]
+        taken = set(used)
+        out = []
+        for index, part in enumerate(parts, start=1):
+            policy_id = _unique(f"{label} (part {index})", taken)
+            out.append((policy_id, part, text_of(policy_id, part)))
+        over = max(_size(t) for _, part, t in out if len(part) > 1) if any(len(p) > 1 for p in parts) else 0
+        if over <= POLICY_MAX_BYTES:
+            used.update(taken)
+            return out
+        budget -= over - POLICY_MAX_BYTES
+
+
+def _longest_fit(entries: list[Entry], fits: Callable[[int], bool]) -> int:
+    """The largest n (at least 1) with ``fits(n)``, assuming fits is monotonic (true up to some n)."""
+    if fits(len(entries)):
+        return len(entries)
+    low, high = 1, 2  # fits(low) is assumed (or low is 1: one action per statement at least)
+    while high < len(entries) and fits(high):
+        low, high = high, high * 2
+    high = min(high, len(entries))  # fits(high) is false
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def _merged_by_principal(grants: list[Grant]) -> list[tuple[Grant, list[Grant]]]:
@@ -165,21 +245,6 @@ def _merged_label(head: Grant) -> str:
     if head.unless_groups or head.unless_users:
         extra += " (with exceptions)"
     return f"{_who(head.principal)}{extra}"
-
-
-def _chunks(actions: list[str], grant: Grant, names: Names, when: list[str], unless: list[str]) -> list[list[str]]:
-    """Split an action list so that every statement fits in POLICY_MAX_BYTES (with room for annotations)."""
-    fixed = len(_statement([], _principal(grant, names), [], when, unless).encode()) + 1_000
-    chunks: list[list[str]] = [[]]
-    size = fixed
-    for action in actions:
-        cost = len(action.encode()) + 2
-        if chunks[-1] and size + cost > POLICY_MAX_BYTES:
-            chunks.append([])
-            size = fixed
-        chunks[-1].append(action)
-        size += cost
-    return chunks
 
 
 def format_policy(text: str) -> str:
