@@ -37,3 +37,17 @@ class GateRefused(UserError):
 
 class InvalidPlan(UserError):
     """The plan folder is missing, damaged or was edited in a way the command cannot accept."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, caught where we can say what was done, what was not, and the command that continues or undoes it.
+
+    A KeyboardInterrupt still (nothing that catches ``Exception`` swallows it); the CLI prints its message and
+    exits with :attr:`ExitCode.INTERRUPTED`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -288,7 +288,7 @@ def caller_arn() -> str:
 def test_cutover_with_ready_evidence_writes_version_2_and_publishes_it(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path)
     report = evidence(tmp_path, {"GET /avp": {}})
-    code, out, err = run(capsys, "cutover", "GET /avp", "--plan", str(setup.plan), "--evidence", report)
+    code, out, err = run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(setup.plan), "--evidence", report)
     assert (code, err) == (0, "")
     assert "moved GET /avp: shadow -> avp (evidence" in out and "500 decisions, 0 disagreements" in out
     assert "effective within 30 s" in out and "up to 120 s more" in out  # the Lambda authorizer's TTL
@@ -312,7 +312,8 @@ def test_a_route_that_is_not_ready_is_refused_naming_why_and_nothing_is_written(
     report = evidence(tmp_path, {"GET /avp": {}, "GET /scope": {
         "ready": False, "decisions": 12, "reasons": ["12 decisions, fewer than the minimum 100",
                                                       "1 unexplained disagreement (carol: scope ALLOW, avp DENY)"]}})
-    code, out, err = run(capsys, "cutover", "GET /avp", "GET /scope", "--plan", str(setup.plan), "--evidence", report)
+    code, out, err = run(capsys, "cutover", "--yes", "GET /avp", "GET /scope", "--plan", str(setup.plan), "--evidence",
+                         report)
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("avp-migrate: error: cutover: refused, nothing was written:")
     assert "'GET /scope' not ready: 12 decisions, fewer than the minimum 100; 1 unexplained disagreement" in err
@@ -356,7 +357,7 @@ def test_the_gate_refuses(embedded_aws, tmp_path, capsys, case, expected):
         extra = ["--evidence", evidence(tmp_path, {"GET /avp": {"decisions": 0}})]
     elif case == "on-avp-backwards":
         route, extra = "GET /pets", ["--to", "shadow"]
-    code, out, err = run(capsys, "cutover", route, "--plan", str(setup.plan), *extra)
+    code, out, err = run(capsys, "cutover", "--yes", route, "--plan", str(setup.plan), *extra)
     assert code == 1 and out == "" and err.count("\n") == 1, err
     assert expected in err
     assert [int(i["version"]) for i in ledger_items(setup)] == [1]
@@ -365,10 +366,11 @@ def test_the_gate_refuses(embedded_aws, tmp_path, capsys, case, expected):
 def test_force_with_a_reason_overrides_the_gate_and_records_what_it_overrode(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path)
     report = evidence(tmp_path, {"GET /avp": {"ready": False, "reasons": ["AVP error rate 2% above 0.1%"]}})
-    code, _, err = run(capsys, "cutover", "GET /avp", "--plan", str(setup.plan), "--evidence", report, "--force")
+    code, _, err = run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(setup.plan), "--evidence", report,
+                       "--force")
     assert code == 1 and "--force needs --reason TEXT" in err
-    code, out, err = run(capsys, "cutover", "GET /avp", "--plan", str(setup.plan), "--evidence", report, "--force",
-                         "--reason", "INC-42: the Cognito outage; AVP errors were the outage's")
+    code, out, err = run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(setup.plan), "--evidence", report,
+                         "--force", "--reason", "INC-42: the Cognito outage; AVP errors were the outage's")
     assert (code, err) == (0, "")
     assert "FORCED past: not ready: AVP error rate 2% above 0.1%" in out
     v2 = ledger_items(setup)[-1]
@@ -379,7 +381,7 @@ def test_force_with_a_reason_overrides_the_gate_and_records_what_it_overrode(emb
 
 def test_several_routes_are_one_write_and_to_shadow_needs_no_evidence(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path, modes={route: "scope" for route in ROUTES})
-    code, out, _ = run(capsys, "cutover", "GET /pets", "post /pets", "GET /pets", "--plan", str(setup.plan))
+    code, out, _ = run(capsys, "cutover", "--yes", "GET /pets", "post /pets", "GET /pets", "--plan", str(setup.plan))
     assert code == 0
     items = ledger_items(setup)
     assert [int(i["version"]) for i in items] == [1, 2]
@@ -388,7 +390,7 @@ def test_several_routes_are_one_write_and_to_shadow_needs_no_evidence(embedded_a
     assert ssm_document(setup)["routes"] == {**{r: "scope" for r in ROUTES}, "GET /pets": "shadow",
                                              "POST /pets": "shadow"}
     # run again: already there, nothing written
-    code, out, _ = run(capsys, "cutover", "GET /pets", "--plan", str(setup.plan), "--to", "shadow")
+    code, out, _ = run(capsys, "cutover", "--yes", "GET /pets", "--plan", str(setup.plan), "--to", "shadow")
     assert code == 0 and "unchanged GET /pets: already shadow" in out and "nothing to change" in out
     assert len(ledger_items(setup)) == 2
 
@@ -408,7 +410,7 @@ def create_authorizer_function(setup: Setup, max_age: str) -> None:
 def test_rollback_is_one_write_effective_within_the_cache_age(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path, modes={route: "avp" for route in ROUTES} | {"GET /scope": "shadow"})
     create_authorizer_function(setup, max_age="10")
-    code, out, err = run(capsys, "rollback", "GET /avp", "GET /pets", "--plan", str(setup.plan),
+    code, out, err = run(capsys, "rollback", "--yes", "GET /avp", "GET /pets", "--plan", str(setup.plan),
                          "--reason", "403s reported by the mobile team")
     assert (code, err) == (0, "")
     assert "moved GET /avp: avp -> shadow" in out and "moved GET /pets: avp -> shadow" in out
@@ -418,9 +420,9 @@ def test_rollback_is_one_write_effective_within_the_cache_age(embedded_aws, tmp_
     assert (int(v2["version"]), v2["action"], v2["reason"]) == (2, "rollback", "403s reported by the mobile team")
     assert v2["from"] == {"GET /avp": "avp", "GET /pets": "avp"} and v2["to"] == {"GET /avp": "shadow",
                                                                                   "GET /pets": "shadow"}
-    code, out, _ = run(capsys, "rollback", "GET /avp", "--to", "scope", "--plan", str(setup.plan))
+    code, out, _ = run(capsys, "rollback", "--yes", "GET /avp", "--to", "scope", "--plan", str(setup.plan))
     assert code == 0 and ssm_document(setup)["routes"]["GET /avp"] == "scope"
-    code, _, err = run(capsys, "rollback", "GET /avp", "--plan", str(setup.plan))  # scope -> shadow is forward
+    code, _, err = run(capsys, "rollback", "--yes", "GET /avp", "--plan", str(setup.plan))  # scope -> shadow is forward
     assert code == 1 and "is in scope mode; moving it to shadow is a cut-over, not a rollback" in err
     assert [int(i["version"]) for i in ledger_items(setup)] == [1, 2, 3]
 
@@ -449,7 +451,7 @@ def test_status_shows_modes_readiness_and_last_change(embedded_aws, tmp_path, ca
     setup = deploy_state(tmp_path)
     report = evidence(tmp_path, {"GET /avp": {}, "GET /scope": {"ready": False, "reasons": ["12 decisions < 100"]}},
                       open_window=True)
-    assert run(capsys, "cutover", "GET /avp", "--plan", str(setup.plan), "--evidence", report)[0] == 0
+    assert run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(setup.plan), "--evidence", report)[0] == 0
     code, out, err = run(capsys, "status", "--plan", str(setup.plan), "--evidence", report)
     assert (code, err) == (0, "")
     assert "version 2 (cutover by " in out and "version 2, in sync" in out
@@ -473,7 +475,7 @@ def test_status_shows_modes_readiness_and_last_change(embedded_aws, tmp_path, ca
 
 def test_status_finds_drift_and_repair_republishes_the_ledgers_newest(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path)
-    assert run(capsys, "cutover", "GET /avp", "--plan", str(setup.plan), "--evidence",
+    assert run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(setup.plan), "--evidence",
                evidence(tmp_path, {"GET /avp": {}}))[0] == 0
     ssm = boto3.client("ssm")
     # a publication that did not complete: SSM still holds version 1
@@ -484,7 +486,7 @@ def test_status_finds_drift_and_repair_republishes_the_ledgers_newest(embedded_a
     assert "DRIFT" in out and "SSM holds version 1, the ledger's newest is 2" in out
     assert "GET /avp: shadow in SSM, avp in the ledger" in out
     assert any(line.startswith("GET /avp ") and " avp (SSM: shadow) " in line for line in out.splitlines())
-    code, out, _ = run(capsys, "status", "--plan", str(setup.plan), "--repair")
+    code, out, _ = run(capsys, "status", "--plan", str(setup.plan), "--repair", "--yes")
     assert code == 0 and "repaired: republished ledger version 2" in out
     assert ssm_document(setup) == json.loads(ledger_items(setup)[-1]["document"])
     assert run(capsys, "status", "--plan", str(setup.plan))[0] == 0
@@ -498,7 +500,7 @@ def test_status_finds_drift_and_repair_republishes_the_ledgers_newest(embedded_a
     ssm.delete_parameter(Name=setup.parameter)
     code, out, _ = run(capsys, "status", "--plan", str(setup.plan))
     assert code == 2 and "the mode parameter does not exist" in out
-    assert run(capsys, "status", "--plan", str(setup.plan), "--repair")[0] == 0
+    assert run(capsys, "status", "--plan", str(setup.plan), "--repair", "--yes")[0] == 0
     assert ssm_document(setup)["version"] == 2
 
 
@@ -514,10 +516,11 @@ def test_concurrent_cutovers_and_rollbacks_never_lose_an_update(embedded_aws, tm
     # four other processes, started first (they take longer to start) ...
     processes = [subprocess.Popen([sys.executable, "-m", "migrate", *argv, "--plan", plan], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-                 for argv in (["cutover", "GET /r7"], ["cutover", "GET /r8"], ["rollback", "GET /r12"],
-                              ["rollback", "GET /r13", "--to", "scope"])]
+                 for argv in (["cutover", "GET /r7", "--yes"], ["cutover", "GET /r8", "--yes"],
+                              ["rollback", "GET /r12", "--yes"], ["rollback", "GET /r13", "--to", "scope", "--yes"])]
     # ... and ten threads of this one, released together
-    jobs = [["cutover", f"GET /r{i}"] for i in range(7)] + [["rollback", f"GET /r{i}"] for i in (9, 10, 11)]
+    jobs = [["cutover", f"GET /r{i}", "--yes"] for i in range(7)] + [["rollback", f"GET /r{i}", "--yes"]
+                                                                   for i in (9, 10, 11)]
     barrier = threading.Barrier(len(jobs))
     codes: dict[int, int] = {}
 
@@ -630,18 +633,19 @@ def method_of(setup: Setup, route: str) -> dict[str, Any]:
 def test_finalize_waits_for_every_endpoint_then_removes_the_scope_regime(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path, modes={route: "shadow" for route in ROUTES} | {"GET /avp": "avp"})
     plan = str(setup.plan)
-    code, out, err = run(capsys, "finalize", "--plan", plan)
+    code, out, err = run(capsys, "finalize", "--yes", "--plan", plan)
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "every migrated endpoint must be on avp first; not yet: 'DELETE /pets/{petId}' (shadow)" in err
     assert "'GET /avp'" not in err and "GET /health" not in err
     report = evidence(tmp_path, {route: {} for route in ROUTES})
-    assert run(capsys, "cutover", *[r for r in ROUTES if r != "GET /avp"], "--plan", plan, "--evidence", report)[0] == 0
+    assert run(capsys, "cutover", "--yes", *[r for r in ROUTES if r != "GET /avp"], "--plan", plan, "--evidence",
+               report)[0] == 0
 
     code, out, _ = run(capsys, "finalize", "--plan", plan, "--dry-run")
     assert code == 2 and "would remove scopes from GET /avp: api/avp.read" in out
     assert method_of(setup, "GET /avp")["authorizationScopes"] == [sc("avp.read")]  # dry run: unchanged
 
-    code, out, err = run(capsys, "finalize", "--plan", plan)
+    code, out, err = run(capsys, "finalize", "--yes", "--plan", plan)
     assert (code, err) == (0, ""), err
     for route, scopes in ROUTES.items():
         method = method_of(setup, route)
@@ -672,18 +676,18 @@ def test_finalize_waits_for_every_endpoint_then_removes_the_scope_regime(embedde
 
     code, out, _ = run(capsys, "finalize", "--plan", plan, "--dry-run")
     assert code == 0 and "nothing to change: already finalized" in out
-    code, out, _ = run(capsys, "finalize", "--plan", plan, "--format", "json")
+    code, out, _ = run(capsys, "finalize", "--yes", "--plan", plan, "--format", "json")
     data = json.loads(out)
     assert (code, data["changed"], data["version"]) == (0, False, None)
     assert data["unused"]["scopes"] == [sc("admin"), sc("avp.read"), sc("pets.write"), sc("scope.read")]
     assert len(ledger_items(setup)) == 3
-    code, out, _ = run(capsys, "rollback", "GET /avp", "--plan", plan)
+    code, out, _ = run(capsys, "rollback", "--yes", "GET /avp", "--plan", plan)
     assert code == 0 and "warning: the API was finalized (ledger version 3" in out
 
 
 def test_finalize_keeps_a_cognito_authorizer_that_a_method_still_uses(embedded_aws, tmp_path, capsys):
     setup = deploy_state(tmp_path, modes={route: "avp" for route in ROUTES}, legacy={"GET /legacy": [sc("legacy")]})
-    code, out, err = run(capsys, "finalize", "--plan", str(setup.plan), "--format", "json")
+    code, out, err = run(capsys, "finalize", "--yes", "--plan", str(setup.plan), "--format", "json")
     assert (code, err) == (0, "")
     data = json.loads(out)
     assert data["authorizers"] == [{"id": setup.cognito_authorizer, "name": "CutApiCognito", "deleted": False,
@@ -702,7 +706,7 @@ def test_finalize_refuses_a_moved_method_that_left_the_lambda_authorizer(embedde
         restApiId=setup.api_id, resourceId=setup.resources["GET /pets"], httpMethod="GET", patchOperations=[
             {"op": "replace", "path": "/authorizationType", "value": "COGNITO_USER_POOLS"},
             {"op": "replace", "path": "/authorizerId", "value": setup.cognito_authorizer}])
-    code, _, err = run(capsys, "finalize", "--plan", str(setup.plan))
+    code, _, err = run(capsys, "finalize", "--yes", "--plan", str(setup.plan))
     assert code == 1 and err.count("\n") == 1
     assert (f"'GET /pets' uses COGNITO_USER_POOLS authorizer {setup.cognito_authorizer}, not the Lambda authorizer "
             f"{setup.lambda_authorizer}") in err
@@ -725,15 +729,16 @@ def test_bad_input_is_one_line_and_writes_nothing(embedded_aws, tmp_path, capsys
                                     "routes": [{"route": "GET /avp", "reasons": [], "decisions": 1,
                                                 "disagreements": 0, "avp_errors": 0}]}))
     cases = [
-        (["cutover", "GET /nope", "--plan", plan],
+        (["cutover", "--yes", "GET /nope", "--plan", plan],
          "ROUTE: unknown route 'GET /nope': deploy moved these endpoints to the Lambda authorizer: DELETE /pets/"),
-        (["cutover", "avp", "--plan", plan], "ROUTE: not a route key (expected '<VERB> /path'"),
+        (["cutover", "--yes", "avp", "--plan", plan], "ROUTE: not a route key (expected '<VERB> /path'"),
         (["status", "--plan", str(tmp_path / "nowhere")],
          "no deployment.json: this plan has not been deployed (run `avp-migrate deploy`)"),
-        (["cutover", "GET /avp", "--plan", plan, "--evidence", str(tmp_path / "missing.json")],
+        (["cutover", "--yes", "GET /avp", "--plan", plan, "--evidence", str(tmp_path / "missing.json")],
          "missing.json: shadow report not found"),
-        (["cutover", "GET /avp", "--plan", plan, "--evidence", str(bad_json)], "bad.json: invalid JSON at line 1"),
-        (["cutover", "GET /avp", "--plan", plan, "--evidence", str(no_window)], "no \"window\" object"),
+        (["cutover", "--yes", "GET /avp", "--plan", plan, "--evidence", str(bad_json)],
+         "bad.json: invalid JSON at line 1"),
+        (["cutover", "--yes", "GET /avp", "--plan", plan, "--evidence", str(no_window)], "no \"window\" object"),
         (["status", "--plan", plan, "--evidence", str(no_ready)], "no-ready.json: routes[0]: missing \"ready\""),
     ]
     for argv, expected in cases:
@@ -765,12 +770,12 @@ def test_the_authorizer_follows_a_cutover_and_a_rollback_after_its_cache_age(emb
     bob = hosted_ui_access_token(embedded_aws, world, "bob", ["api/avp.read"])  # the scope, not the group
     assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
     assert (h.last().mode, h.last().modes_version) == ("shadow", 1)
-    assert run(capsys, "cutover", "GET /avp", "--plan", str(setup.plan), "--evidence",
+    assert run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(setup.plan), "--evidence",
                evidence(tmp_path, {"GET /avp": {}}))[0] == 0
     time.sleep(1.2)  # past the 1 s cache age (a wait, not a timed assertion)
     assert h.call(request_event("GET /avp", bob)).status == "DENY"
     assert (h.last().mode, h.last().modes_version) == ("avp", 2)
-    assert run(capsys, "rollback", "GET /avp", "--plan", str(setup.plan))[0] == 0
+    assert run(capsys, "rollback", "--yes", "GET /avp", "--plan", str(setup.plan))[0] == 0
     time.sleep(1.2)
     assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
     assert (h.last().mode, h.last().modes_version) == ("shadow", 3)

@@ -222,7 +222,7 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
     change_set = plan_deploy(session, str(demo.plan), DeployOptions(package=PackageOptions("layers", (demo.layer,))))
     assert change_set.changes == []
     assert all(op.split(".")[1].startswith(READ_PREFIXES) for op in session.counter.calls), session.counter.calls
-    code, lines, _ = run(capsys, demo.deploy_args())
+    code, lines, _ = run(capsys, demo.deploy_args("--yes"))
     assert (code, change_lines(lines)) == (0, [])
 
     # The plan changes: one policy gains an action (UpdatePolicy), one loses its file (DeletePolicy), one names
@@ -244,7 +244,7 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
         f'update verifiedpermissions policy "rule auditors: group auditors": {auditors_id} replaced from '
         f"policies/{auditors.name} (its effect, principal or resource changed, which UpdatePolicy cannot change)",
         f'delete verifiedpermissions policy {erin_id}: @id "rule erin-pets-read: user erin" is not in the plan']
-    assert run(capsys, demo.deploy_args())[0] == 0
+    assert run(capsys, demo.deploy_args("--yes"))[0] == 0
     after = load_record(demo.plan)
     in_store = store_policies(after.policy_store_id)
     assert {k: v[1] for k, v in in_store.items()} == planned_ids(demo.plan)
@@ -256,7 +256,7 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
 
     code, lines, _ = run(capsys, ["undeploy", "--plan", str(demo.plan), "--dry-run"])
     assert code == 2 and len(change_lines(lines)) == 13 + 6
-    code, lines, _ = run(capsys, ["undeploy", "--plan", str(demo.plan)])
+    code, lines, _ = run(capsys, ["undeploy", "--yes", "--plan", str(demo.plan)])
     assert code == 0
     assert any(f"kept dynamodb table {LEDGER_TABLE} and its 1 item(s)" in line for line in lines)
     assert stable(scan(demo.account)) == demo.before
@@ -274,7 +274,7 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
 
 
 def test_role_policy_is_least_privilege(demo, capsys):
-    assert run(capsys, demo.deploy_args("--endpoint", "GET /avp"))[0] == 0
+    assert run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))[0] == 0
     record = load_record(demo.plan)
     iam = boto3.client("iam")
     assert iam.get_role(RoleName=record.role_name)["Role"]["AssumeRolePolicyDocument"] == {
@@ -297,7 +297,7 @@ def test_role_policy_is_least_privilege(demo, capsys):
     wide = iam.create_policy(PolicyName="everything", PolicyDocument=everything)["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=record.role_name, PolicyArn=wide)
     iam.put_role_policy(RoleName=record.role_name, PolicyName="debugging", PolicyDocument=everything)
-    code, lines, _ = run(capsys, demo.deploy_args("--endpoint", "GET /avp"))
+    code, lines, _ = run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))
     assert code == 0 and change_lines(lines) == [
         f"delete iam role policy {record.role_name}/debugging: not avp-migrate's: least privilege",
         f"delete iam role policy attachment {record.role_name}/everything: not avp-migrate's: least privilege"]
@@ -307,7 +307,7 @@ def test_role_policy_is_least_privilege(demo, capsys):
 
 def test_endpoint_subset_then_one_more_and_the_deployed_authorizer_decides(demo, capsys, embedded_aws, tmp_path):
     api_id = demo.account.api_id
-    assert run(capsys, demo.deploy_args("--endpoint", "GET /avp", "--ttl", "60"))[0] == 0
+    assert run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp", "--ttl", "60"))[0] == 0
     record = load_record(demo.plan)
     live = methods_of(api_id)
     assert live["GET /avp"]["authorizationType"] == "CUSTOM"
@@ -348,7 +348,7 @@ def test_endpoint_subset_then_one_more_and_the_deployed_authorizer_decides(demo,
         f"update lambda function {record.function_name}",
         "update apigateway method GET /scope",
         "create apigateway deployment of stage prod"]
-    assert run(capsys, demo.deploy_args("--endpoint", "GET /scope", "--ttl", "60"))[0] == 0
+    assert run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /scope", "--ttl", "60"))[0] == 0
     document = json.loads(boto3.client("ssm").get_parameter(Name=record.mode_parameter)["Parameter"]["Value"])
     assert document == {"version": 2, "default": "scope", "routes": {"GET /avp": "shadow", "GET /scope": "shadow"}}
     assert [i["version"]["N"] for i in ledger_items(f"{api_id}#prod")] == ["1", "2"]
@@ -358,12 +358,12 @@ def test_endpoint_subset_then_one_more_and_the_deployed_authorizer_decides(demo,
     # were: it refuses before changing anything rather than record CUSTOM as their original.
     saved = demo.plan / "deployment.json.saved"
     (demo.plan / "deployment.json").rename(saved)
-    code, _, err = run(capsys, demo.deploy_args("--endpoint", "GET /avp"))
+    code, _, err = run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))
     assert code == 1 and "GET /avp already uses avp-migrate's authorizer but this deployment.json" in err
     assert not (demo.plan / "deployment.json").exists()
     assert len(boto3.client("verifiedpermissions").list_policy_stores()["policyStores"]) == 1
     saved.rename(demo.plan / "deployment.json")
-    assert run(capsys, ["undeploy", "--plan", str(demo.plan)])[0] == 0
+    assert run(capsys, ["undeploy", "--yes", "--plan", str(demo.plan)])[0] == 0
     assert stable(scan(demo.account)) == demo.before
 
 
@@ -377,28 +377,29 @@ def test_bad_input_is_one_line_and_changes_nothing(demo, capsys, tmp_path):
         assert not (demo.plan / "deployment.json").exists()
         assert boto3.client("verifiedpermissions").list_policy_stores()["policyStores"] == []
 
-    refused(demo.deploy_args("--endpoint", "GET /nope"), "--endpoint: unknown route 'GET /nope'")
-    refused(demo.deploy_args("--endpoint", "GET /health"), "unknown route 'GET /health'")  # public: not migrated
-    refused(["deploy", "--plan", str(tmp_path / "missing"), "--mode", "shadow"], "plan folder not found")
+    refused(demo.deploy_args("--yes", "--endpoint", "GET /nope"), "--endpoint: unknown route 'GET /nope'")
+    refused(demo.deploy_args("--yes", "--endpoint", "GET /health"),
+            "unknown route 'GET /health'")  # public: not migrated
+    refused(["deploy", "--yes", "--plan", str(tmp_path / "missing"), "--mode", "shadow"], "plan folder not found")
     (tmp_path / "empty").mkdir()
-    refused(["deploy", "--plan", str(tmp_path / "empty"), "--mode", "shadow"], "not a plan folder")
-    refused(demo.deploy_args("--ttl", "7200"), "--ttl: must be between 0 and 3600")
-    refused(["deploy", "--plan", str(demo.plan), "--mode", "shadow", "--dependencies", "layers"],
+    refused(["deploy", "--yes", "--plan", str(tmp_path / "empty"), "--mode", "shadow"], "not a plan folder")
+    refused(demo.deploy_args("--yes", "--ttl", "7200"), "--ttl: must be between 0 and 3600")
+    refused(["deploy", "--yes", "--plan", str(demo.plan), "--mode", "shadow", "--dependencies", "layers"],
             "--layer: --dependencies layers needs at least one --layer")
-    refused(["deploy", "--plan", str(demo.plan), "--mode", "shadow", "--dependencies", "layers", "--layer",
+    refused(["deploy", "--yes", "--plan", str(demo.plan), "--mode", "shadow", "--dependencies", "layers", "--layer",
              "arn:aws:lambda:us-east-1:123456789012:layer:nope:3"], "--layer: layer version not found")
-    refused(["undeploy", "--plan", str(demo.plan)], "has not been deployed")
+    refused(["undeploy", "--yes", "--plan", str(demo.plan)], "has not been deployed")
     # No index and no wheels: pip fails before anything is created.
     (tmp_path / "wheels").mkdir()
-    refused(["deploy", "--plan", str(demo.plan), "--mode", "shadow", "--wheelhouse", str(tmp_path / "wheels")],
+    refused(["deploy", "--yes", "--plan", str(demo.plan), "--mode", "shadow", "--wheelhouse", str(tmp_path / "wheels")],
             "packaging the authorizer: pip install -r requirements.txt", "--wheelhouse")
     policy = next(demo.plan.glob("policies/*-rule-admins-*.cedar"))
     original = policy.read_text()
     policy.write_text(original.replace('@id("rule admins: group admins")\n', ""))
-    refused(demo.deploy_args(), f"{policy}: no @id", "annotation")
+    refused(demo.deploy_args("--yes"), f"{policy}: no @id", "annotation")
     policy.write_text(original)
     boto3.client("apigateway").delete_rest_api(restApiId=demo.account.api_id)
-    refused(demo.deploy_args(), f"the plan's API {demo.account.api_id} (MyApi) does not exist in account "
+    refused(demo.deploy_args("--yes"), f"the plan's API {demo.account.api_id} (MyApi) does not exist in account "
                                 "123456789012 region us-east-1")
 
 
@@ -433,7 +434,7 @@ def test_a_failed_deploy_records_what_it_created_so_undeploy_cleans_up(demo, cap
     code, lines, _ = run(capsys, demo.deploy_args("--endpoint", "GET /avp", "--dry-run"))
     assert code == 2 and change_lines(lines)[0].startswith("create apigateway authorizer")
     # ...and undeploy removes what the failed run created.
-    code, lines, _ = run(capsys, ["undeploy", "--plan", str(demo.plan)])
+    code, lines, _ = run(capsys, ["undeploy", "--yes", "--plan", str(demo.plan)])
     assert code == 0
     assert [line.split(":")[0] for line in change_lines(lines)] == [
         f"delete lambda function {record.function_name}", f"delete iam role {record.role_name}",
@@ -444,21 +445,21 @@ def test_a_failed_deploy_records_what_it_created_so_undeploy_cleans_up(demo, cap
 
 
 def test_undeploy_keep_store_then_deploy_reuses_it(demo, capsys):
-    assert run(capsys, demo.deploy_args("--endpoint", "GET /avp"))[0] == 0
+    assert run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))[0] == 0
     store = load_record(demo.plan).policy_store_id
-    assert run(capsys, ["undeploy", "--plan", str(demo.plan), "--keep-store"])[0] == 0
+    assert run(capsys, ["undeploy", "--yes", "--plan", str(demo.plan), "--keep-store"])[0] == 0
     kept = load_record(demo.plan)
     assert (kept.policy_store_id, kept.function_name, kept.authorizer_id, kept.methods) == (store, "", "", {})
     code, lines, _ = run(capsys, demo.deploy_args("--endpoint", "GET /avp", "--dry-run"))
     assert code == 2 and not any(line.split()[1] == "verifiedpermissions" for line in change_lines(lines))
     # The ledger continues after the undeploy: a fresh document, numbered after the newest version.
     assert f"create dynamodb item {LEDGER_TABLE}[pk={demo.account.api_id}#prod, version=2]" in "\n".join(lines)
-    assert run(capsys, demo.deploy_args("--endpoint", "GET /avp"))[0] == 0
+    assert run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))[0] == 0
     assert load_record(demo.plan).policy_store_id == store
 
 
 def test_strangers_and_duplicates_in_the_store_are_removed(demo, capsys):
-    assert run(capsys, demo.deploy_args("--endpoint", "GET /avp"))[0] == 0
+    assert run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))[0] == 0
     record = load_record(demo.plan)
     avp = boto3.client("verifiedpermissions")
     store = record.policy_store_id
@@ -473,7 +474,7 @@ def test_strangers_and_duplicates_in_the_store_are_removed(demo, capsys):
     bare = "\n".join(line for line in avp.get_policy(policyStoreId=store, policyId=avp_group_id)["definition"][
         "static"]["statement"].splitlines() if not line.startswith("@"))
     avp.update_policy(policyStoreId=store, policyId=avp_group_id, definition={"static": {"statement": bare}})
-    code, lines, _ = run(capsys, demo.deploy_args("--endpoint", "GET /avp"))
+    code, lines, _ = run(capsys, demo.deploy_args("--yes", "--endpoint", "GET /avp"))
     assert code == 0
     assert change_lines(lines) == [
         f"delete verifiedpermissions policy {stranger}: no @id annotation: not from this plan",

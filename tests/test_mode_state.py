@@ -87,7 +87,7 @@ def cut_over(demo, capsys, tmp_path, embedded_aws):
     # before the cut-over, alice is allowed (shadow: the scope rule decides)
     assert decide(demo, cold_start(demo, tmp_path, embedded_aws), "alice") == "ALLOW"
     code, lines, err = run(capsys, ["cutover", "GET /avp", "--plan", str(demo.plan), "--evidence",
-                                    evidence_for(tmp_path, ["GET /avp"])])
+                                    evidence_for(tmp_path, ["GET /avp"]), "--yes"])
     assert code == 0 and "avp-migrate: error" not in err, err
     assert any("authorizer fallback" in line and "version 2" in line for line in lines)
     delete_avp_group_policy(demo)

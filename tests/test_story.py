@@ -79,9 +79,9 @@ def test_the_whole_migration(embedded_aws, tmp_path, capsys):
 
     # cut-over of GET /avp; a refused cut-over of an endpoint that is not ready
     evidence = str(shadow / "shadow-report.json")
-    code, out = run(capsys, "cutover", "GET /avp", "--plan", str(plan), "--evidence", evidence)
+    code, out = run(capsys, "cutover", "GET /avp", "--plan", str(plan), "--evidence", evidence, "--yes")
     assert code == 0 and "moved GET /avp: shadow -> avp" in out
-    code, out = run(capsys, "cutover", "DELETE /pets/{petId}", "--plan", str(plan), "--evidence", evidence)
+    code, out = run(capsys, "cutover", "DELETE /pets/{petId}", "--plan", str(plan), "--evidence", evidence, "--yes")
     assert code == 1 and "not ready" in out
     modes = json.loads(boto3.client("ssm").get_parameter(Name=record.mode_parameter)["Parameter"]["Value"])
     assert modes["routes"]["GET /avp"] == "avp" and modes["routes"]["DELETE /pets/{petId}"] == "shadow"
@@ -93,7 +93,7 @@ def test_the_whole_migration(embedded_aws, tmp_path, capsys):
     assert after.enforced_by_avp == {"GET /avp": 9} and after.by_status["DENY"] == 6
 
     # rollback, status
-    code, out = run(capsys, "rollback", "GET /avp", "--plan", str(plan))
+    code, out = run(capsys, "rollback", "GET /avp", "--plan", str(plan), "--yes")
     assert code == 0 and "moved GET /avp: avp -> shadow" in out
     code, out = run(capsys, "status", "--plan", str(plan), "--format", "json")
     assert code == 0

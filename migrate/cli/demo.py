@@ -103,9 +103,9 @@ def _story(aws: Any, out: Path, region: str) -> None:
                                    "--min-decisions", str(MIN_DECISIONS)))
     evidence = str(shadow / "shadow-report.json")
     _step(10, f"cutover {ROUTE_TO_CUT_OVER}", _cli("cutover", ROUTE_TO_CUT_OVER, "--plan", str(plan), "--evidence",
-                                                  evidence))
+                                                  evidence, "--yes"))
     _step(11, f"cutover {ROUTE_WITHOUT_TRAFFIC} (not ready)",
-          _cli("cutover", ROUTE_WITHOUT_TRAFFIC, "--plan", str(plan), "--evidence", evidence))
+          _cli("cutover", ROUTE_WITHOUT_TRAFFIC, "--plan", str(plan), "--evidence", evidence, "--yes"))
     # A warm authorizer picks the new mode document up within 30 s; a new execution environment (cold start)
     # reads it at once, which is what the demo does rather than wait.
     function.close()
@@ -116,7 +116,7 @@ def _story(aws: Any, out: Path, region: str) -> None:
           [f"{after.calls} requests: " + ", ".join(f"{n} {s}" for s, n in sorted(after.by_status.items())),
            "answers decided by Verified Permissions (mode avp): "
            + (", ".join(f"{route}: {n}" for route, n in sorted(after.enforced_by_avp.items())) or "none")])
-    _step(13, f"rollback {ROUTE_TO_CUT_OVER}", _cli("rollback", ROUTE_TO_CUT_OVER, "--plan", str(plan)))
+    _step(13, f"rollback {ROUTE_TO_CUT_OVER}", _cli("rollback", ROUTE_TO_CUT_OVER, "--plan", str(plan), "--yes"))
     _step(14, "status", _cli("status", "--plan", str(plan), "--evidence", evidence))
     function.close()
     lines = _cli("undeploy", "--plan", str(plan), "--yes")

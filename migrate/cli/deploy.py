@@ -1,17 +1,17 @@
 """`avp-migrate deploy` and `avp-migrate undeploy`: put a plan's endpoints in shadow mode, and take them back.
 
 Exit codes: 0 done (or nothing to do); 2 with --dry-run when there are changes; 1 on error (one line; a failed
-real run leaves deployment.json naming what exists).
+real run leaves deployment.json naming what exists); 130 on Ctrl-C (it says what was applied, what was not, and
+the commands that continue and undo the run). Changes apply without a prompt only with --yes (migrate.cli.confirm).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from migrate.errors import UserError
+from migrate.cli.confirm import Confirmation, command_line, this_command
 
 EXIT_CHANGES = 2
 
@@ -43,7 +43,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                              "public layer AWSLambdaPowertoolsPythonV3-python312-x86_64")
     parser.add_argument("--wheelhouse", metavar="DIR",
                         help="with --dependencies pip: install from the wheels in DIR only (no index)")
-    parser.add_argument("--yes", action="store_true", help="apply without asking (the prompt shows on a terminal)")
+    parser.add_argument("--yes", action="store_true",
+                        help="apply without a prompt; without it deploy asks on a terminal and refuses elsewhere")
     parser.set_defaults(run=run_deploy)
 
     undeploy = verbs.add_parser(
@@ -54,7 +55,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     undeploy.add_argument("--plan", required=True, metavar="DIR", help="the plan folder holding deployment.json")
     undeploy.add_argument("--dry-run", action="store_true", help="print the change set and change nothing")
     undeploy.add_argument("--keep-store", action="store_true", help="keep the Verified Permissions policy store")
-    undeploy.add_argument("--yes", action="store_true", help="apply without asking (the prompt shows on a terminal)")
+    undeploy.add_argument("--yes", action="store_true",
+                          help="apply without a prompt; without it undeploy asks on a terminal and refuses elsewhere")
     undeploy.set_defaults(run=run_undeploy)
 
 
@@ -68,6 +70,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     from migrate.deploy.deployer import DeployOptions, plan_deploy
     from migrate.deploy.package import PackageOptions
 
+    confirmation = Confirmation.for_command("deploy", args, applies=not args.dry_run)
     options = DeployOptions(mode=args.mode, endpoints=tuple(args.endpoint), ttl=args.ttl,
                             function_name=args.function_name,
                             package=PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer),
@@ -75,29 +78,42 @@ def run_deploy(args: argparse.Namespace) -> int:
     change_set = plan_deploy(_session(args), args.plan, options)
     ctx = change_set.ctx
     target = f"API {ctx.record.api_name} ({ctx.record.api_id}) stage {ctx.record.stage}"
-    return present(change_set, args, done=f"deployed {target} in {args.mode} mode",
-                   unchanged=f"no changes: {target} is deployed as the plan says")
+    undo = command_line(args, "undeploy", "--plan", args.plan)
+    return present(change_set, args, confirmation, done=f"deployed {target} in {args.mode} mode",
+                   unchanged=f"no changes: {target} is deployed as the plan says",
+                   next_steps=[f"to continue (deploy is idempotent: it does only what is missing): "
+                               f"{this_command(args)}", f"to undo what was applied: {undo}"])
 
 
 def run_undeploy(args: argparse.Namespace) -> int:
     from migrate.deploy.undeploy import finish, plan_undeploy
 
+    confirmation = Confirmation.for_command("undeploy", args, applies=not args.dry_run)
     change_set = plan_undeploy(_session(args), args.plan, keep_store=args.keep_store)
     ctx = change_set.ctx
     target = f"API {ctx.record.api_name} ({ctx.record.api_id}) stage {ctx.record.stage}"
-    return present(change_set, args, done=f"undeployed {target}", unchanged=f"nothing to undeploy for {target}",
-                   after=lambda: finish(change_set, keep_store=args.keep_store))
+    redeploy = command_line(args, "deploy", "--plan", args.plan, "--mode", "shadow")
+    done = f"undeployed {'what it could of ' if change_set.preamble else ''}{target}"
+    return present(change_set, args, confirmation, done=done,
+                   unchanged=f"nothing to undeploy for {target}",
+                   after=lambda: finish(change_set, keep_store=args.keep_store),
+                   next_steps=[f"to continue: {this_command(args)}",
+                               f"to undo (put the endpoints back in shadow mode): {redeploy} with the packaging "
+                               "options you deployed with"])
 
 
-def present(change_set: Any, args: argparse.Namespace, *, done: str, unchanged: str, after: Any = None) -> int:
+def present(change_set: Any, args: argparse.Namespace, confirmation: Confirmation, *, done: str, unchanged: str,
+            after: Any = None, next_steps: tuple[str, ...] | list[str] = ()) -> int:
     from migrate.deploy.runner import apply_changes, record_differs_from_file
 
     ctx, changes = change_set.ctx, change_set.changes
     as_json = args.format == "json"
+    for line in change_set.preamble:  # before anything else, whatever the options (--yes prints it too)
+        print(line, file=confirmation.out)
     if args.dry_run or not changes:
         if as_json:
             print(json.dumps({"dry_run": args.dry_run, "changes": [c.to_json() for c in changes],
-                              "notes": ctx.notes}, indent=2))
+                              "notes": ctx.notes, "preamble": change_set.preamble}, indent=2))
         else:
             for change in changes:
                 print(change.line)
@@ -110,17 +126,15 @@ def present(change_set: Any, args: argparse.Namespace, *, done: str, unchanged: 
             elif record_differs_from_file(ctx):
                 ctx.save()  # the record catches up with what exists (nothing in AWS changed)
         return EXIT_CHANGES if args.dry_run and changes else 0
-    if not args.yes and sys.stdin.isatty() and not as_json:
-        for change in changes:
-            print(change.line)
-        answer = input(f"apply these {len(changes)} changes? [y/N] ").strip().lower()
-        if answer not in {"y", "yes"}:
-            raise UserError("nothing was changed (answer y, or pass --yes)", where=change_set.verb)
-    apply_changes(change_set, echo=(lambda line: None) if as_json else print)
+    confirmation.confirm_or_refuse(
+        [change.line for change in changes],
+        f"{change_set.verb}: apply these {len(changes)} changes to account {ctx.record.account_id} region "
+        f"{ctx.record.region}?")
+    apply_changes(change_set, echo=(lambda line: None) if as_json else print, next_steps=next_steps)
     message = after() if after is not None else f"wrote {ctx.record_file}"
     if as_json:
         print(json.dumps({"dry_run": False, "changes": [c.to_json() for c in changes], "notes": ctx.notes,
-                          "result": message}, indent=2))
+                          "preamble": change_set.preamble, "result": message}, indent=2))
     else:
         for note in ctx.notes:
             print(f"note: {note}")

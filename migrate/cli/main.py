@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from migrate import __version__
 from migrate.awsconfig import describe_aws_error
-from migrate.errors import ExitCode, UserError
+from migrate.errors import ExitCode, Interrupted, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = ExitCode.OK, ExitCode.ERROR, ExitCode.DIFFERENCES
 
@@ -51,13 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)  # for "to continue, run ..." after Ctrl-C
     try:
         return int(args.run(args) or EXIT_OK)
     except UserError as exc:
         print(f"avp-migrate: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("avp-migrate: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        detail = exc.message if isinstance(exc, Interrupted) else ""
+        print("avp-migrate: interrupted" + (f": {detail}" if detail else ""), file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:
         # A botocore failure that escaped a command's own handling is still the user's to fix (credentials,

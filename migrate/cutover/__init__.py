@@ -39,7 +39,8 @@ the authorizer's ``authorizerResultTtlInSeconds``. Every change prints both.
 The commands
 ============
 
-``cutover ROUTE ... [--to shadow|avp] [--evidence shadow-report.json] [--force --reason TEXT] [--dry-run]``
+``cutover ROUTE ... [--to shadow|avp] [--evidence shadow-report.json] [--force --reason TEXT [--no-evidence]]
+[--dry-run] [--yes]``
     Each route moves one step: scope -> shadow, shadow -> avp. Going to shadow needs no evidence (shadow enforces
     today's scope decision). Going to avp requires the route to be in shadow now, and the evidence
     (:mod:`migrate.cutover.evidence`) to show it ready: the route is in the report, ``ready`` is true, it saw at
@@ -47,20 +48,26 @@ The commands
     end in the future (5 minutes of clock skew allowed) and ended at most ``--evidence-max-age`` hours ago (168).
     Anything else is refused, naming what is missing (the report's ``reasons`` for a route that is not ready).
     ``--force --reason`` overrides the readiness gate (not the order of the steps); the entry's action is
-    ``force`` and it records the reason and the checks that were overridden. All routes of one invocation are one
-    write: if any route is refused, nothing is written.
-``rollback ROUTE ... [--to shadow|scope] [--reason TEXT] [--dry-run]``
+    ``force`` and it records the reason and the checks that were overridden. ``--force`` also needs
+    ``--evidence FILE`` or an explicit ``--no-evidence`` (checked by the CLI): the entry's ``evidence`` then names
+    the report (``file``, ``sha256``) or holds only ``overridden`` ("no evidence"). All routes of one invocation
+    are one write: if any route is refused, nothing is written.
+``rollback ROUTE ... [--to shadow|scope] [--reason TEXT] [--dry-run] [--yes]``
     A single write back to shadow (default) or scope; no gate.
-``status [--evidence FILE] [--repair]``
+``status [--evidence FILE] [--repair [--yes]]``
     Every moved endpoint: its mode, its readiness (with ``--evidence``), its last change (version, when, who,
     action) from the ledger; the ledger's and SSM's versions, and drift. Exit 2 when drift is found and not
     repaired.
-``finalize [--inventory FILE] [--dry-run]``
+``finalize [--inventory FILE] [--accept-forced ROUTE ... | --accept-forced-all] [--dry-run] [--yes]``
     Only when every endpoint the plan migrates is deployed and on avp. Removes the scope requirements left on the
     moved methods, checks that they use the Lambda authorizer, deletes the old Cognito authorizers no method uses
     any more, creates a deployment of the stage, records a ``finalize`` entry, and lists the pre-token rules and
     scopes no endpoint needs any more (:mod:`migrate.cutover.unused`). After finalize ``undeploy`` cannot put the
-    Cognito authorizer back: finalize is the one-way door, which is why it waits for every endpoint.
+    Cognito authorizer back: finalize is the one-way door, which is why it waits for every endpoint, asks (or
+    needs ``--yes``), and refuses endpoints that reached avp by ``--force`` without evidence until they are
+    accepted by name (:func:`migrate.cutover.finalize.forced_without_evidence`).
 
 ``--dry-run`` prints the change and exits 2 when there is one, 0 when there is none; nothing is written.
+Without ``--dry-run`` a write happens only with ``--yes``, or after "y" on a terminal; elsewhere the command
+refuses (:mod:`migrate.cli.confirm`). Ctrl-C exits 130 naming ``status`` and ``status --repair``.
 """

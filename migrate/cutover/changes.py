@@ -75,7 +75,8 @@ def entered_shadow_at(history: list[Entry], route: str) -> datetime | None:
 
 def cutover(deployment: Deployment, routes: list[str], *, to: str | None = None, evidence_path: str | None = None,
             force: bool = False, reason: str | None = None, dry_run: bool = False, clock: Clock = utc_now,
-            max_age: timedelta = DEFAULT_MAX_AGE) -> ChangeResult:
+            max_age: timedelta = DEFAULT_MAX_AGE, progress: Committed | None = None) -> ChangeResult:
+    """``progress`` (optional) is filled as the write's steps complete: what a Ctrl-C handler reports."""
     if force and not (reason and reason.strip()):
         raise UserError("--force needs --reason TEXT: the reason is recorded in the audit log", where="--force")
     keys = normalize_routes(routes, deployment.routes)
@@ -103,13 +104,14 @@ def cutover(deployment: Deployment, routes: list[str], *, to: str | None = None,
     _refuse(moves, "cutover")
     action = "force" if force else "cutover"
     result = ChangeResult(command="cutover", action=action, base=base, steps=moves.steps, unchanged=moves.unchanged,
-                          dry_run=dry_run, overridden=overridden, evidence=evidence, reason=reason)
+                          dry_run=dry_run, overridden=overridden, evidence=evidence, reason=reason,
+                          progress=progress if progress is not None else Committed())
     record_evidence = _evidence_record(evidence, moves.steps, overridden)
     return _write(deployment, result, record_evidence, clock)
 
 
 def rollback(deployment: Deployment, routes: list[str], *, to: str = "shadow", reason: str | None = None,
-             dry_run: bool = False, clock: Clock = utc_now) -> ChangeResult:
+             dry_run: bool = False, clock: Clock = utc_now, progress: Committed | None = None) -> ChangeResult:
     keys = normalize_routes(routes, deployment.routes)
     with aws_errors(f"mode ledger {deployment.ledger.where}"):
         history = deployment.ledger.history()
@@ -119,7 +121,8 @@ def rollback(deployment: Deployment, routes: list[str], *, to: str = "shadow", r
     moves = plan_rollback(base.document, keys, to=to)
     _refuse(moves, "rollback")
     result = ChangeResult(command="rollback", action="rollback", base=base, steps=moves.steps,
-                          unchanged=moves.unchanged, dry_run=dry_run, reason=reason)
+                          unchanged=moves.unchanged, dry_run=dry_run, reason=reason,
+                          progress=progress if progress is not None else Committed())
     finalized = next((e for e in reversed(history) if e.action == "finalize"), None)
     if finalized is not None and moves.steps:
         result.warnings.append(
@@ -144,6 +147,8 @@ def _evidence_record(evidence: Evidence | None, steps: list[Step],
         record = {"file": evidence.path, "sha256": evidence.sha256,
                   "window": {"start": iso(evidence.window_start), "end": iso(evidence.window_end)},
                   "routes": {s.route: _route_summary(evidence, s.route) for s in steps if s.route in evidence.routes}}
+    else:
+        record["no_evidence"] = True  # `cutover --force --no-evidence`: said explicitly, recorded explicitly
     if overridden:
         record["overridden"] = overridden
     return record

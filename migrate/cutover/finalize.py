@@ -4,7 +4,10 @@ Order matters, so that a failure part-way can simply be run again:
 
 1. Check, changing nothing: every endpoint the plan migrates is deployed and on avp in the ledger's newest
    version; every moved method still uses the Lambda authorizer (``authorizationType`` CUSTOM with the record's
-   ``authorizer_id``); the inventory snapshot (for the list of unused rules and scopes) is readable.
+   ``authorizer_id``); the inventory snapshot (for the list of unused rules and scopes) is readable; no endpoint
+   reached avp by ``cutover --force`` without evidence unless the operator accepted it by name
+   (``--accept-forced ROUTE``) or all of them (``--accept-forced-all``): see :func:`forced_without_evidence`.
+   Then the caller's ``confirm`` (the CLI's prompt, or ``--yes``) sees exactly what will change.
 2. On API Gateway: remove the scopes left on the moved methods (UpdateMethod, ``remove`` on
    ``/authorizationScopes``, one scope per operation: API Gateway API reference, "Patch operations"), delete each
    old Cognito authorizer that no method of the API uses any more (DeleteAuthorizer; one still used is kept and
@@ -16,7 +19,7 @@ A second run finds nothing to change on the API and an existing finalize entry, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from migrate.cutover.changes import Clock, utc_now
 from migrate.cutover.commit import commit
 from migrate.cutover.deployment import Deployment, aws_errors
 from migrate.cutover.ledger import Entry, Proposal
-from migrate.cutover.transitions import apply
+from migrate.cutover.transitions import apply, normalize_routes
 from migrate.cutover.unused import (
     ScopeUse,
     Unused,
@@ -33,7 +36,7 @@ from migrate.cutover.unused import (
     scopes_read_by_policies,
     unused_after_finalize,
 )
-from migrate.errors import UserError
+from migrate.errors import GateRefused, UserError
 from migrate.inventory import load_inventory
 from migrate.inventory.model import parse_user_pool_arn
 
@@ -64,6 +67,24 @@ class AuthorizerFate:
     used_by: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ForcedRoute:
+    """An endpoint on avp whose move there was ``cutover --force`` without evidence for it."""
+
+    route: str
+    entry: Entry  # the ledger version that moved it to avp
+    accepted: bool  # --accept-forced named it, or --accept-forced-all
+
+    def describe(self) -> str:
+        entry = self.entry
+        return (f"{self.route} (ledger version {entry.version}, {entry.at or 'unknown time'}, by "
+                f"{entry.who or 'unknown'}, reason: {entry.reason or 'none recorded'})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"route": self.route, "version": self.entry.version, "at": self.entry.at, "who": self.entry.who,
+                "reason": self.entry.reason, "accepted": self.accepted}
+
+
 @dataclass
 class FinalizeResult:
     label: str
@@ -78,6 +99,7 @@ class FinalizeResult:
     entry: Entry | None = None
     published: Entry | None = None
     warnings: list[str] = field(default_factory=list)
+    forced: list[ForcedRoute] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -97,11 +119,15 @@ class FinalizeResult:
             "version": self.entry.version if self.entry else None,
             "published_version": self.published.version if self.published else None,
             "unused": self.unused.to_json(), "warnings": self.warnings,
+            "forced_without_evidence": [f.to_json() for f in self.forced],
         }
 
 
 def finalize(deployment: Deployment, *, inventory_path: str | None = None, dry_run: bool = False,
-             clock: Clock = utc_now) -> FinalizeResult:
+             clock: Clock = utc_now, accept_forced: Iterable[str] = (), accept_all_forced: bool = False,
+             confirm: Callable[[FinalizeResult], None] | None = None) -> FinalizeResult:
+    """``confirm`` is called with the result (nothing changed yet) just before the first change, and only when
+    there is one: it raises to stop. Endpoints forced to avp without evidence refuse the run unless accepted."""
     record = deployment.record
     ledger = deployment.ledger
     plan = deployment.plan_document()
@@ -111,6 +137,7 @@ def finalize(deployment: Deployment, *, inventory_path: str | None = None, dry_r
         ledger.require_latest()
     newest = history[-1]
     _require_all_on_avp(deployment, plan, newest)
+    forced = _forced_routes(deployment, history, accept_forced, accept_all_forced)
     inventory = load_inventory(_inventory_path(deployment, plan, inventory_path))
     apigw = deployment.client("apigateway")
     with aws_errors(f"API {record.api_id}"):
@@ -151,15 +178,26 @@ def finalize(deployment: Deployment, *, inventory_path: str | None = None, dry_r
                                    policy_scopes=scopes_read_by_policies(deployment.plan_dir))
     result = FinalizeResult(label=deployment.label, dry_run=dry_run, removals=removals, authorizers=fates,
                             needs_entry=not any(e.action == "finalize" for e in history), unused=unused, base=newest,
-                            stage=record.stage)
+                            stage=record.stage, forced=forced)
     if dry_run or not result.changed:
         return result
+    refused = [f for f in forced if not f.accepted]
+    if refused:
+        raise GateRefused(
+            "refused, nothing was changed: these endpoints reached avp by `cutover --force` without evidence: "
+            + "; ".join(f.describe() for f in refused) + ". Check each one (the shadow report, or `cutover --to "
+            "avp --evidence FILE` after a rollback), then accept it by name with --accept-forced ROUTE "
+            "(repeatable) or all of them with --accept-forced-all", where="finalize")
+    if confirm is not None:
+        confirm(result)
     _apply(deployment, result)
     who = deployment.caller()
     details = {"scopes_removed": {r.route: list(r.scopes) for r in removals},
                "authorizers_deleted": [a.authorizer_id for a in fates if a.delete],
                "authorizers_kept": {a.authorizer_id: list(a.used_by) for a in fates if not a.delete},
                "deployment_id": result.deployment_id}
+    if forced:  # the audit log says who accepted which forced move (the finalize entry's "who")
+        details["forced_accepted"] = {f.route: f.entry.version for f in forced}
 
     def propose(latest: Entry) -> Proposal:
         _require_all_on_avp(deployment, plan, latest, after_api_changes=result.api_changed)
@@ -170,6 +208,45 @@ def finalize(deployment: Deployment, *, inventory_path: str | None = None, dry_r
     assert done.entry is not None and done.published is not None
     result.entry, result.published = done.entry, done.published
     return result
+
+
+def forced_without_evidence(history: list[Entry], routes: Iterable[str]) -> dict[str, Entry]:
+    """The routes on avp in the newest entry whose last move to avp was a ``force`` entry without evidence for
+    them: its ``evidence`` is absent, names no report file (``cutover --force --no-evidence``), or its report does
+    not cover the route. A route rolled back and cut over again with evidence is no longer listed."""
+    found: dict[str, Entry] = {}
+    for route in routes:
+        previous = None
+        moved_by: Entry | None = None
+        for entry in history:
+            mode = entry.mode_of(route)
+            if mode == "avp" and previous != "avp":
+                moved_by = entry
+            elif mode != "avp":
+                moved_by = None
+            previous = mode
+        if moved_by is not None and moved_by.action == "force" and not _evidence_covers(moved_by, route):
+            found[route] = moved_by
+    return found
+
+
+def _evidence_covers(entry: Entry, route: str) -> bool:
+    evidence = entry.evidence or {}
+    return bool(evidence.get("file")) and route in (evidence.get("routes") or {})
+
+
+def _forced_routes(deployment: Deployment, history: list[Entry], accept: Iterable[str],
+                   accept_all: bool) -> list[ForcedRoute]:
+    forced = forced_without_evidence(history, deployment.routes)
+    try:
+        accepted = normalize_routes(list(accept), deployment.routes)
+    except UserError as exc:
+        raise UserError(str(exc).removeprefix("ROUTE: "), where="--accept-forced") from None
+    needless = [route for route in accepted if route not in forced]
+    if needless:
+        raise UserError(f"{', '.join(repr(r) for r in needless)} did not reach avp by --force without evidence "
+                        f"(those that did: {', '.join(forced) or 'none'})", where="--accept-forced")
+    return [ForcedRoute(route, entry, accept_all or route in accepted) for route, entry in sorted(forced.items())]
 
 
 def _require_all_on_avp(deployment: Deployment, plan: dict[str, Any] | None, newest: Entry, *,
@@ -267,23 +344,7 @@ def _apply(deployment: Deployment, result: FinalizeResult) -> None:
 
 def render(result: FinalizeResult) -> str:
     lines = [f"finalize {result.label}" + (" (dry run: nothing changed)" if result.dry_run else "")]
-    will = "would " if result.dry_run else ""
-    for removal in result.removals:
-        lines.append(f"  {will}remove scopes from {removal.route}: {', '.join(removal.scopes)}")
-    for fate in result.authorizers:
-        if fate.delete:
-            lines.append(f"  {will}delete Cognito authorizer {fate.name} ({fate.authorizer_id}): no method uses it")
-        else:
-            lines.append(f"  keep Cognito authorizer {fate.name} ({fate.authorizer_id}): still used by "
-                         f"{', '.join(fate.used_by)}")
-    if result.api_changed:
-        lines.append(f"  {will}create a deployment of stage {result.stage}"
-                     + (f": {result.deployment_id}" if result.deployment_id else ""))
-    if result.needs_entry:
-        lines.append(f"  {will}record a finalize entry in the mode ledger"
-                     + (f": version {result.entry.version} by {result.entry.who}" if result.entry else ""))
-    if not result.changed:
-        lines.append("  nothing to change: already finalized")
+    lines += _change_lines(result, "would " if result.dry_run else "")
     unused = result.unused
     lines.append(f"no endpoint needs these any more (user pool {unused.pool_id}):")
     if unused.scopes:
@@ -303,3 +364,39 @@ def render(result: FinalizeResult) -> str:
     lines += [f"note: {note}" for note in unused.notes]
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def describe_pending(result: FinalizeResult) -> list[str]:
+    """What finalize is about to do (for the confirmation prompt): the changes, and what cannot be undone."""
+    lines = [f"finalize {result.label} will:", *_change_lines(result, "")]
+    gone = [f for f in result.authorizers if f.delete]
+    if gone:
+        lines.append("this cannot be undone: API Gateway cannot bring a deleted authorizer back, so undeploy cannot "
+                     "put back " + ", ".join(f"{f.name} ({f.authorizer_id})" for f in gone)
+                     + ", and the endpoints that used it stay on the Lambda authorizer")
+    return lines
+
+
+def _change_lines(result: FinalizeResult, will: str) -> list[str]:
+    lines: list[str] = []
+    for removal in result.removals:
+        lines.append(f"  {will}remove scopes from {removal.route}: {', '.join(removal.scopes)}")
+    for fate in result.authorizers:
+        if fate.delete:
+            lines.append(f"  {will}delete Cognito authorizer {fate.name} ({fate.authorizer_id}): no method uses it")
+        else:
+            lines.append(f"  keep Cognito authorizer {fate.name} ({fate.authorizer_id}): still used by "
+                         f"{', '.join(fate.used_by)}")
+    if result.api_changed:
+        lines.append(f"  {will}create a deployment of stage {result.stage}"
+                     + (f": {result.deployment_id}" if result.deployment_id else ""))
+    if result.needs_entry:
+        lines.append(f"  {will}record a finalize entry in the mode ledger"
+                     + (f": version {result.entry.version} by {result.entry.who}" if result.entry else ""))
+    if not result.changed:
+        lines.append("  nothing to change: already finalized")
+    for forced in result.forced:
+        verdict = ("accepted" if forced.accepted else
+                   "finalize refuses it unless --accept-forced names it (or --accept-forced-all)")
+        lines.append(f"  forced to avp without evidence: {forced.describe()}: {verdict}")
+    return lines

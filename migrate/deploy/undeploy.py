@@ -12,13 +12,21 @@ mode ledger's items (an audit log; the table is shared by every API).
 A method that is no longer on avp-migrate's authorizer and no longer as it was before the move has been changed
 by someone else since: it is left alone, with a note. Like deploy, undeploy saves ``deployment.json`` after each
 change, so a failed undeploy can be run again.
+
+**After finalize** (or when a method's original authorizer was deleted by hand) a method cannot go back: API
+Gateway cannot bring a deleted authorizer back (a new one would have a new id and is not what the method had).
+Such a method stays on the Lambda authorizer, so undeploy also keeps what it depends on (the API Gateway
+authorizer, the function, its role, the mode document, the policy store) and ``deployment.json``, which names
+them. It restores what it can (methods whose original authorizer still exists, with their original scopes from
+``deployment.json``) and says exactly what it can and cannot restore before doing anything
+(:attr:`ChangeSet.preamble`): the CLI prints that statement first, with or without ``--yes``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.awsconfig import AwsSession
 from migrate.deploy import apigw
@@ -28,6 +36,9 @@ from migrate.deploy.names import LEDGER_TABLE, Names, partition_of
 from migrate.deploy.record import load_record, record_path
 from migrate.deploy.runner import ChangeSet
 from migrate.errors import UserError
+
+if TYPE_CHECKING:
+    from migrate.cutover.ledger import Entry
 
 
 def plan_undeploy(session: AwsSession, plan_dir: str, *, keep_store: bool) -> ChangeSet:
@@ -43,7 +54,13 @@ def plan_undeploy(session: AwsSession, plan_dir: str, *, keep_store: bool) -> Ch
     names = Names.make(api_id=record.api_id, stage=record.stage, region=record.region, account_id=account,
                        partition=partition_of(caller), function_name=record.function_name or None)
     ctx = Context(session=session, names=names, record=record, folder=folder, caller_arn=caller)
-    changes = _api_changes(ctx)
+    changes, stranded, restorable = _api_changes(ctx)
+    finalized = _finalize_entry(ctx)
+    preamble = _what_can_be_restored(ctx, finalized, stranded, restorable) if finalized or stranded else []
+    if stranded:
+        # the stranded methods still call the Lambda authorizer: its function, role, mode document and store stay
+        _kept_notes(ctx)
+        return ChangeSet(ctx=ctx, changes=changes, verb="undeploy", preamble=preamble)
     changes += _function_changes(ctx)
     changes += _parameter_changes(ctx)
     if keep_store:
@@ -53,10 +70,12 @@ def plan_undeploy(session: AwsSession, plan_dir: str, *, keep_store: bool) -> Ch
     else:
         changes += _store_changes(ctx)
     _kept_notes(ctx)
-    return ChangeSet(ctx=ctx, changes=changes, verb="undeploy")
+    return ChangeSet(ctx=ctx, changes=changes, verb="undeploy", preamble=preamble)
 
 
-def _api_changes(ctx: Context) -> list[Change]:
+def _api_changes(ctx: Context) -> tuple[list[Change], dict[str, str], list[str]]:
+    """The changes on the API; the routes that cannot go back (route -> their original authorizer, gone); the
+    routes that will."""
     client = ctx.client("apigateway")
     record = ctx.record
     try:
@@ -66,11 +85,13 @@ def _api_changes(ctx: Context) -> list[Change]:
             raise
         ctx.notes.append(f"API {record.api_id} no longer exists: nothing to restore on it")
         record.methods, record.authorizer_id = {}, ""
-        return []
+        return [], {}, []
     live = apigw.read_methods(client, record.api_id)
     authorizers = client.get_authorizers(restApiId=record.api_id, limit=500).get("items") or []
     names = {a["id"]: a.get("name", a["id"]) for a in authorizers}
     changes: list[Change] = []
+    stranded: dict[str, str] = {}
+    restorable: list[str] = []
     for route, moved in list(record.methods.items()):
         found = live.get(route)
         method = (found or {}).get("method") or {}
@@ -79,8 +100,9 @@ def _api_changes(ctx: Context) -> list[Change]:
                        "authorizationScopes": original.authorizationScopes}
         if method.get("authorizationType") == "CUSTOM" and method.get("authorizerId") == record.authorizer_id:
             if original.authorizerId and original.authorizerId not in names:
-                raise UserError(f"cannot restore {route}: its original authorizer {original.authorizerId} no longer "
-                                "exists on the API (finalized?)", where=f"API {record.api_id}")
+                stranded[route] = original.authorizerId  # finalize deleted it, or someone did by hand
+                continue
+            restorable.append(route)
             changes.append(Change("update", f"apigateway method {route}",
                                   f"{apigw.describe_method(method, names)} -> "
                                   f"{apigw.describe_method(as_original, names)}",
@@ -102,7 +124,9 @@ def _api_changes(ctx: Context) -> list[Change]:
 
         changes.append(Change("create", f"apigateway deployment of stage {record.stage}",
                               "callers are back on the original authorizers", apply=deploy))
-    if record.authorizer_id and record.authorizer_id in names:
+    if stranded:
+        pass  # the stranded methods still use it
+    elif record.authorizer_id and record.authorizer_id in names:
         def delete_authorizer() -> None:
             client.delete_authorizer(restApiId=record.api_id, authorizerId=record.authorizer_id)
             record.authorizer_id = ""
@@ -111,7 +135,74 @@ def _api_changes(ctx: Context) -> list[Change]:
                               f"({record.authorizer_id})", apply=delete_authorizer))
     else:
         record.authorizer_id = ""
-    return changes
+    return changes, stranded, restorable
+
+
+def _what_can_be_restored(ctx: Context, finalized: Entry | None, stranded: dict[str, str],
+                          restorable: list[str]) -> list[str]:
+    """The statement undeploy makes before doing anything after finalize, or when some methods cannot go back."""
+    record = ctx.record
+    details = (finalized.details or {}) if finalized else {}
+    deleted_by_finalize = set(details.get("authorizers_deleted") or [])
+    scopes_removed = details.get("scopes_removed") or {}
+    lines = [("undeploy after finalize (ledger version "
+              f"{finalized.version}, {finalized.at or 'unknown time'}, by {finalized.who or 'unknown'})"
+              if finalized else "undeploy")
+             + ": what it can and cannot restore"]
+    by_authorizer: dict[str, list[str]] = {}
+    for route, authorizer_id in sorted(stranded.items()):
+        by_authorizer.setdefault(authorizer_id, []).append(route)
+    for authorizer_id, routes in by_authorizer.items():
+        how = ("deleted by finalize" if authorizer_id in deleted_by_finalize
+               else "no longer on the API (deleted outside avp-migrate)")
+        lines.append(f"  cannot restore: the original authorizer {authorizer_id}, {how}: API Gateway cannot bring a "
+                     "deleted authorizer back")
+        lines.append(f"  cannot restore: {', '.join(routes)} to authorizer {authorizer_id}: they stay on the Lambda "
+                     "authorizer, in the mode the ledger gives them")
+        removed = [r for r in routes if r in scopes_removed]
+        if removed:
+            lines.append(f"  the scopes finalize removed from {', '.join(removed)} are not put back on them either "
+                         f"(deployment.json keeps each method's original scopes)")
+    if not stranded:
+        lines.append("  cannot restore: nothing (every moved method's original authorizer is still there)")
+    else:
+        kept = [f"API Gateway authorizer {record.authorizer_id}"] if record.authorizer_id else []
+        kept += [f"{what} {name}" for what, name in (("function", record.function_name), ("role", record.role_name),
+                                                     ("mode parameter", record.mode_parameter),
+                                                     ("policy store", record.policy_store_id)) if name]
+        lines.append(f"  kept, because those endpoints depend on them: {', '.join(kept) or 'nothing'}; "
+                     f"{ctx.record_file} stays and names them")
+    for route in restorable:
+        original = record.methods[route].original
+        scopes = f" [{', '.join(original.authorizationScopes)}]" if original.authorizationScopes else ""
+        why = ("its original authorizer still exists" if original.authorizerId else "it had no authorizer to lose")
+        if scopes:
+            why += ("; finalize removed its scopes, they come back from deployment.json" if route in scopes_removed
+                    else "; its scopes come from deployment.json")
+        lines.append(f"  can restore: {route} to {original.authorizationType}"
+                     + (f" {original.authorizerId}" if original.authorizerId else "") + f"{scopes} ({why})")
+    if stranded and not restorable:
+        lines.append("  can restore: nothing (no moved method's original authorizer is left)")
+    if stranded:
+        lines.append("  to go back to Cognito for the others: create a Cognito authorizer (the inventory snapshot has "
+                     "the old one's configuration), put those methods on it with their original scopes "
+                     "(deployment.json lists them), deploy the stage; undeploy then removes the rest")
+    return lines
+
+
+def _finalize_entry(ctx: Context) -> Entry | None:
+    """The newest finalize entry of the mode ledger, if there is one (and the ledger can be read)."""
+    from migrate.cutover.ledger import Ledger
+
+    if not ctx.record.ledger_table:
+        return None
+    try:
+        history = Ledger(ctx.client("dynamodb"), ctx.record.ledger_table, ctx.names.ledger_pk).history()
+    except Exception as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return next((entry for entry in reversed(history) if entry.action == "finalize"), None)
 
 
 def _restorer(ctx: Context, client: Any, route: str) -> Any:
@@ -221,9 +312,13 @@ def _exists(read: Any) -> bool:
 
 
 def finish(change_set: ChangeSet, *, keep_store: bool) -> str:
-    """After a complete undeploy: remove deployment.json, or keep it naming only the kept store."""
+    """After a complete undeploy: remove deployment.json, or keep it naming only the kept store (or, after
+    finalize, what the methods that could not go back still use)."""
     ctx = change_set.ctx
     record = ctx.record
+    if record.methods:
+        ctx.save()
+        return f"kept {ctx.record_file}: it names what undeploy could not remove"
     if keep_store and record.policy_store_id:
         record.deployed_at = ""
         ctx.save()
