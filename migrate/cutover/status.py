@@ -205,7 +205,8 @@ def render(result: Status) -> str:
         if result.repaired is not None:
             lines.append(f"  repaired: republished ledger version {result.repaired.version}")
         else:
-            lines.append("  run `avp-migrate status --repair` to republish the ledger's newest version")
+            lines.append("  run `avp-migrate status --plan DIR --repair --yes` to republish the ledger's newest "
+                         "version")
     if not result.fallback_drift:
         lines.append(f"fallback {result.fallback_where}: version "
                      f"{result.fallback.version if result.fallback else None}, in step")
@@ -218,7 +219,8 @@ def render(result: Status) -> str:
                          + (f"; {len(left)} recent pending mark(s) kept (a change may still be running)" if left
                             else ""))
         else:
-            lines.append("  run `avp-migrate status --repair` to bring it in step with the ledger's newest version")
+            lines.append("  run `avp-migrate status --plan DIR --repair --yes` to bring it in step with the ledger's "
+                         "newest version")
     if result.finalized is not None:
         lines.append(f"finalized at ledger version {result.finalized.version} ({result.finalized.at})")
     # READY goes last: its reasons are long, and the other columns should stay aligned
