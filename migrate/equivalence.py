@@ -545,14 +545,12 @@ class Checker:
         if after.token_use != route.token_use:
             return (f"authorizer-config.json sends {after.token_use} tokens to AVP for {route.route}; today the route "
                     f"takes {route.token_use} tokens")
-        rules = self.regime.rules
-        differing = {tokens[i].flow for i in which}
-        same_client_other_flow = [t for i, t in enumerate(tokens) if t.flow not in differing
-                                  and t.flow.client_id in {f.client_id for f in differing}]
-        flow_rules = sorted({r for i in range(len(tokens)) for r in tokens[i].matched_rules
-                             if rules is not None and (rule := rules.rule(r)) is not None and rule.when is not None
-                             and rule.when.trigger_sources is not None})
-        if flow_rules and same_client_other_flow:
+        # A rule about some flows only, that adds or suppresses a scope of this route, and a class whose tokens
+        # split on it: the flow decides today, and AVP cannot see it.
+        rules = self.regime.rules.rules if self.regime.rules is not None else ()
+        flow_rules = sorted(r.id for r in rules if r.when is not None and r.when.trigger_sources is not None
+                            and set(route.scopes) & set((r.then.add_scopes or ()) + (r.then.suppress_scopes or ())))
+        if flow_rules and len(which) < len(tokens):
             return (f"rule {', '.join(repr(r) for r in flow_rules)} depends on how the token was obtained "
                     "(trigger source), which Verified Permissions cannot see")
         if all(tokens[i].flow.variant for i in which):

@@ -336,10 +336,12 @@ class _Builder:
                 continue  # a sub nobody has: subs are never reused, so no user can ever present it
             out.append(Identity(key=f"user:{sub}", label=f"user with sub {sub} (not in the snapshot)",
                                 username=f"avp-migrate:{_digest('sub:' + sub)}", sub=sub))
-        if not self.pool.users_complete and (tested or rule_users):
-            names = sorted(set(tested)) + sorted(rule_users)
-            self.unproven.append(f"the rules test {', '.join(names[:5])} but users in no group were not scanned, so "
-                                 "users these conditions match may be missing: rescan with --all-users")
+        if not self.pool.users_complete and tested:
+            # The users a rule names are read by name; those an attribute condition matches may be in no group.
+            names = sorted(tested)
+            self.unproven.append(f"the rules test user attributes ({', '.join(names[:5])}) but users in no group "
+                                 "were not scanned, so users these conditions match may be missing: rescan with "
+                                 "--all-users")
         return out
 
     # tokens
@@ -430,7 +432,9 @@ class _Builder:
                 classes[key] = PrincipalClass(
                     key=key, kind=kind, label=label, pool_id=pool.id, groups=groups,  # type: ignore[arg-type]
                     username=identity.username, sub=identity.sub, attributes=identity.attributes, examples=examples)
-                if real or not identity.key:
+                # "Who can call it" in the reports: real populations, and (as before) each group alone and no
+                # group; the other combinations are checked for the verdict only.
+                if real or (not identity.key and len(groups) <= 1 and UNNAMED_GROUP not in groups):
                     space.reported.add(key)
         for flow in machine_flows:
             key = f"client:{flow.client_id}"
