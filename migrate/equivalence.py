@@ -117,6 +117,7 @@ class _Identity:
     context: dict[str, Any]
     actions: set[str] = field(default_factory=set)
     key: str = ""
+    bare_key: str = ""  # the key without the context (for actions no applicable policy reads the context of)
     context_text: str = ""
 
 
@@ -253,6 +254,9 @@ class Checker:
         self._principal_types_cache: dict[str, set[str]] = {}
         self._action_uids: dict[str, dict[str, str]] = {}
         self.refused: dict[tuple[str, int], str] = {}  # (class, token) -> why AVP or the authorizer refuses it
+        self._actions_cache: dict[str, list[str]] = {}
+        self._split_cache: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        self._context_cache: dict[str, bool] = {}
 
     # --- the two regimes for one token ---------------------------------------------------------------------
 
@@ -297,22 +301,39 @@ class Checker:
         if refusal is not None:
             self.refused[slot] = refusal
         for token_use in ("access", "id"):
-            actions = [a for r in self.routes if self.after[r.route].token_use == token_use
-                       for a in self.after[r.route].actions.values()]
+            actions = self._actions_of(token_use)
             if not actions:
                 continue
             if refusal is not None or (token_use == "id" and (cls.is_machine or not token.issues_id_token)):
                 out.append((None, actions))
                 continue
             principal, entities, context = self._identity(token, cls, token_use)
-            applicable = [a for a in actions if principal["type"] in self._principal_types(a)]
             # AVP refuses a request whose principal type the action does not apply to (ValidationException in a
             # STRICT store); the authorizer denies on any AVP error.
-            refused = [a for a in actions if principal["type"] not in self._principal_types(a)]
+            applicable, refused = self._split_by_principal_type(token_use, principal["type"])
             if refused:
                 out.append((None, refused))
             out.append((_Identity(principal, entities, context), applicable))
         return out
+
+    def _actions_of(self, token_use: str) -> list[str]:
+        if token_use not in self._actions_cache:
+            self._actions_cache[token_use] = [a for r in self.routes if self.after[r.route].token_use == token_use
+                                              for a in self.after[r.route].actions.values()]
+        return self._actions_cache[token_use]
+
+    def _split_by_principal_type(self, token_use: str, principal_type: str) -> tuple[list[str], list[str]]:
+        key = (token_use, principal_type)
+        if key not in self._split_cache:
+            actions = self._actions_of(token_use)
+            self._split_cache[key] = ([a for a in actions if principal_type in self._principal_types(a)],
+                                      [a for a in actions if principal_type not in self._principal_types(a)])
+        return self._split_cache[key]
+
+    def _reads_context(self, action: str) -> bool:
+        if action not in self._context_cache:
+            self._context_cache[action] = self.index.reads_context(action)
+        return self._context_cache[action]
 
     def decide_all(self) -> dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]]:
         """Cedar's decision for every (class, token) and route action, all tokens decided together.
@@ -328,10 +349,23 @@ class Checker:
             for index, token in enumerate(self.space.tokens(cls)):
                 requests = self._requests_of(token, cls, (cls.key, index))
                 for identity, actions in requests:
-                    if identity is not None:
-                        self.requests += len(actions)
-                        identity.key = self._identity_key(identity) if self.memo_enabled else f"{cls.key}#{index}"
+                    if identity is None:
+                        continue
+                    self.requests += len(actions)
+                    if not self.memo_enabled:
+                        identity.key = f"{cls.key}#{index}"
                         unique.setdefault(identity.key, identity).actions.update(actions)
+                        continue
+                    # Two keys: with the context, for actions some applicable policy reads it for; without it,
+                    # for the others (tokens that differ only by their scopes then share those decisions).
+                    identity.key = self._identity_key(identity)
+                    bare = _Identity(identity.principal, identity.entities, {})
+                    identity.bare_key = bare.key = self._identity_key(bare)
+                    for action in actions:
+                        if self._reads_context(action):
+                            unique.setdefault(identity.key, identity).actions.add(action)
+                        else:
+                            unique.setdefault(bare.key, bare).actions.add(action)
                 wanted[(cls.key, index)] = requests
         decisions = self._evaluate(list(unique.values()))
         out: dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]] = {}
@@ -339,7 +373,12 @@ class Checker:
             answers: dict[str, tuple[bool, tuple[str, ...]]] = {}
             for identity, actions in requests:
                 for action in actions:
-                    answers[action] = decisions[identity.key][action] if identity is not None else (False, ())
+                    if identity is None:
+                        answers[action] = (False, ())
+                    elif identity.bare_key and not self._reads_context(action):
+                        answers[action] = decisions[identity.bare_key][action]
+                    else:
+                        answers[action] = decisions[identity.key][action]
             out[slot] = answers
         return out
 
@@ -475,9 +514,13 @@ class Checker:
             decided = [everything[(cls.key, index)] for index in range(len(tokens))]
             for route in self.routes:
                 after = self.after[route.route]
+                if route.token_use == "access":
+                    required = frozenset(route.scopes)
+                    today = [not required.isdisjoint(t.scopes) for t in tokens]
+                else:
+                    today = [t.issues_id_token and not cls.is_machine for t in tokens]
                 for verb in route.actions:
                     action = after.actions.get(verb)
-                    today = [self.today(t, route, cls) for t in tokens]
                     cedar = [d[action] if action is not None else (False, ()) for d in decided]
                     if reported:
                         if any(today):
