@@ -11,10 +11,17 @@ route and request verb:
   runs); client-credentials tokens on ``Client::"<client id>"`` with ``context.token``, as the authorizer asks
   IsAuthorized.
 
-A class *can call* a route when any of its tokens gets through. The verdict compares that, per class and route
-verb: a class that can call a route only after the move **gains** it, one that only could before **loses** it.
-Tokens that disagree while their class agrees (a flow-dependent rule, say) are reported apart: shadow mode
-will show them.
+The principal classes and their tokens are the space of :mod:`migrate.space`: every group, user, client, flow
+and requested scope either regime can tell apart. The verdict is over tokens: any token decided differently on
+any route verb is a difference, naming who (the class, example users), through which app client and flow, and
+why. Where the plan folder is given, the after side is the plan as it is on disk: the policies, the schema, and
+``authorizer-config.json`` (the Cedar action per verb, the token type, the app-client allow-list; its scopes are
+what ``scope`` and ``shadow`` modes enforce, so they are checked against today too). Tokens Verified Permissions
+would refuse (a principal in more than 99 groups, a claim it cannot map) are decided as the authorizer decides
+an AVP error: deny.
+
+The verdict: **equivalent** (no difference, and the space is complete), **differences**, or **unproven** (no
+difference found, but the space misses something the snapshot does not say: :attr:`unproven_reasons`).
 
 Speed: the policy set is parsed once and indexed by action (each action is evaluated against only the policies
 whose action scope can include it); each token's entities are built once; identical requests are decided once.
@@ -29,10 +36,13 @@ from typing import Any, Literal
 
 import cedarpy
 
+from authorizer.config import AuthorizerConfig
 from migrate.embedded.avp.entities import identity_from_tokens
 from migrate.embedded.avp.schema import StoreSchema, parse_schema
 from migrate.embedded.avp.store import IdentitySourceRecord
+from migrate.errors import ExitCode
 from migrate.regime import PoolRegime, PrincipalClass, Token
+from migrate.space import MAX_PARENTS, PrincipalSpace, policy_facts, refused_claims
 from migrate.translate.model import RoutePlan
 
 Direction = Literal["gains", "loses"]
@@ -50,6 +60,8 @@ class Difference:
     policies: tuple[str, ...] = ()  # policies that allow after the move (gains)
     scopes: tuple[str, ...] = ()  # scopes of the tokens that got in today (loses)
     flows: tuple[str, ...] = ()  # the tokens concerned (app client and flow)
+    why: str = ""  # what makes the two regimes decide differently, as far as verify can tell
+    mode: str = "avp"  # "avp": the Cedar decision; "scope": what scope and shadow modes enforce from the config
 
 
 @dataclass(frozen=True)
@@ -75,11 +87,25 @@ class EquivalenceResult:
     policies: dict[str, set[str]] = field(default_factory=dict)  # route -> policies that allowed some request
     decisions: int = 0  # Cedar evaluations actually run
     requests: int = 0  # (token, action) pairs decided, including those answered from identical requests
+    tokens: int = 0  # tokens checked (every class, every token it can obtain)
     seconds: float = 0.0
+    unproven_reasons: list[str] = field(default_factory=list)  # empty when the space is complete
+    coverage: str = ""  # what the space covers, in one line
 
     @property
     def equivalent(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.unproven_reasons
+
+    @property
+    def verdict(self) -> Literal["equivalent", "differences", "unproven"]:
+        if self.differences:
+            return "differences"
+        return "unproven" if self.unproven_reasons else "equivalent"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {"equivalent": ExitCode.OK, "differences": ExitCode.DIFFERENCES,
+                "unproven": ExitCode.UNPROVEN}[self.verdict]
 
 
 @dataclass(eq=False)
@@ -91,6 +117,7 @@ class _Identity:
     context: dict[str, Any]
     actions: set[str] = field(default_factory=set)
     key: str = ""
+    bare_key: str = ""  # the key without the context (for actions no applicable policy reads the context of)
     context_text: str = ""
 
 
@@ -101,6 +128,7 @@ class PolicyIndex:
                  *, indexed: bool = True) -> None:
         parsed = json.loads(cedarpy.policies_to_json_str(policies_text)) if policies_text.strip() else {
             "staticPolicies": {}, "templates": {}, "templateLinks": []}
+        self.document: dict[str, Any] = parsed
         self.static: dict[str, dict[str, Any]] = parsed.get("staticPolicies", {})
         self.names = {pid: (p.get("annotations") or {}).get("id", pid) for pid, p in self.static.items()}
         self.namespace = namespace
@@ -178,11 +206,21 @@ def _action_ancestors(schema: dict[str, Any], namespace: str) -> dict[str, set[s
     return closure
 
 
+@dataclass(frozen=True)
+class _After:
+    """What the authorizer does with one route after the move, from authorizer-config.json (or the translation)."""
+
+    actions: dict[str, str]  # verb -> Cedar action
+    token_use: str
+    scopes: tuple[str, ...]  # what scope and shadow modes enforce
+
+
 class Checker:
-    """Evaluates both regimes for one pool's principal classes over the migrated routes."""
+    """Evaluates both regimes for one pool's principal space over the migrated routes."""
 
     def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, namespace: str, schema: dict[str, Any],
-                 policies_text: str, indexed: bool = True, memo: bool = True) -> None:
+                 policies_text: str, indexed: bool = True, memo: bool = True,
+                 config: AuthorizerConfig | None = None, space: PrincipalSpace | None = None) -> None:
         self.regime = regime
         self.routes = [r for r in routes if r.migrated]
         self.namespace = namespace
@@ -194,6 +232,17 @@ class Checker:
         self.index = PolicyIndex(policies_text, schema, namespace, indexed=indexed)
         self.memo_enabled = memo
         pool = regime.pool
+        self.space = space or PrincipalSpace.build(regime, policy_facts(self.index.document, namespace, pool.id))
+        self.config = config
+        self.after: dict[str, _After] = {}
+        for route in self.routes:
+            planned = config.routes.get(route.route) if config is not None else None
+            self.after[route.route] = _After(dict(planned.actions), planned.token_use, tuple(planned.scopes)) \
+                if planned is not None else _After(dict(route.actions), route.token_use or "access", route.scopes)
+        pools = [p for p in (config.user_pools if config is not None else ()) if p.id == pool.id]
+        # The authorizer's app-client allow-list: a token of another client is a 401 in every mode.
+        self.allowed_clients: frozenset[str] | None = frozenset(pools[0].client_ids) \
+            if pools and pools[0].client_ids else None
         self.source = IdentitySourceRecord(
             identity_source_id="verify", user_pool_arn=pool.arn if pool.arn.startswith("arn:") else
             f"arn:aws:cognito-idp:{pool.region or 'us-east-1'}:000000000000:userpool/{pool.id}",
@@ -204,6 +253,10 @@ class Checker:
         self.requests = 0
         self._principal_types_cache: dict[str, set[str]] = {}
         self._action_uids: dict[str, dict[str, str]] = {}
+        self.refused: dict[tuple[str, int], str] = {}  # (class, token) -> why AVP or the authorizer refuses it
+        self._actions_cache: dict[str, list[str]] = {}
+        self._split_cache: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        self._context_cache: dict[str, bool] = {}
 
     # --- the two regimes for one token ---------------------------------------------------------------------
 
@@ -213,26 +266,74 @@ class Checker:
             return bool(token.scopes & set(route.scopes))
         return token.issues_id_token and not cls.is_machine
 
-    def _requests_of(self, token: Token, cls: PrincipalClass) -> list[tuple[_Identity | None, list[str]]]:
+    def scope_mode(self, token: Token, route: RoutePlan, cls: PrincipalClass) -> bool:
+        """What the Lambda authorizer enforces in scope and shadow modes: API Gateway's rule, on the config's
+        scopes and token type."""
+        after = self.after[route.route]
+        if not self._client_allowed(token):
+            return False
+        if after.token_use == "access":
+            return bool(token.scopes & set(after.scopes))
+        return token.issues_id_token and not cls.is_machine
+
+    def _client_allowed(self, token: Token) -> bool:
+        return self.allowed_clients is None or token.flow.client_id in self.allowed_clients
+
+    def _refusal(self, token: Token, cls: PrincipalClass) -> str | None:
+        if not self._client_allowed(token):
+            return (f"authorizer-config.json's app-client allow-list does not include "
+                    f"{token.flow.client_name or token.flow.client_id} ({token.flow.client_id}): 401 in every mode")
+        if cls.is_machine:
+            return None
+        if len(token.groups) > MAX_PARENTS:
+            return (f"the token lists {len(token.groups)} groups: Verified Permissions refuses a principal with more "
+                    f"than {MAX_PARENTS} parents, and the authorizer denies on an AVP error")
+        refused = refused_claims(token)
+        return f"{refused}, and the authorizer denies on an AVP error" if refused else None
+
+    def _requests_of(self, token: Token, cls: PrincipalClass, slot: tuple[str, int]
+                     ) -> list[tuple[_Identity | None, list[str]]]:
         """The identities this token presents (one per token type) and the route actions each is asked for; an
-        identity of None means those actions are refused without asking (no ID token to present: 401)."""
+        identity of None means those actions are refused without asking (no token of that type to present: 401;
+        or a token AVP would refuse: an error, so a deny)."""
         out: list[tuple[_Identity | None, list[str]]] = []
+        refusal = self._refusal(token, cls)
+        if refusal is not None:
+            self.refused[slot] = refusal
         for token_use in ("access", "id"):
-            actions = [a for r in self.routes if r.token_use == token_use for a in r.actions.values()]
+            actions = self._actions_of(token_use)
             if not actions:
                 continue
-            if token_use == "id" and (cls.is_machine or not token.issues_id_token):
+            if refusal is not None or (token_use == "id" and (cls.is_machine or not token.issues_id_token)):
                 out.append((None, actions))
                 continue
             principal, entities, context = self._identity(token, cls, token_use)
-            applicable = [a for a in actions if principal["type"] in self._principal_types(a)]
             # AVP refuses a request whose principal type the action does not apply to (ValidationException in a
             # STRICT store); the authorizer denies on any AVP error.
-            refused = [a for a in actions if principal["type"] not in self._principal_types(a)]
+            applicable, refused = self._split_by_principal_type(token_use, principal["type"])
             if refused:
                 out.append((None, refused))
             out.append((_Identity(principal, entities, context), applicable))
         return out
+
+    def _actions_of(self, token_use: str) -> list[str]:
+        if token_use not in self._actions_cache:
+            self._actions_cache[token_use] = [a for r in self.routes if self.after[r.route].token_use == token_use
+                                              for a in self.after[r.route].actions.values()]
+        return self._actions_cache[token_use]
+
+    def _split_by_principal_type(self, token_use: str, principal_type: str) -> tuple[list[str], list[str]]:
+        key = (token_use, principal_type)
+        if key not in self._split_cache:
+            actions = self._actions_of(token_use)
+            self._split_cache[key] = ([a for a in actions if principal_type in self._principal_types(a)],
+                                      [a for a in actions if principal_type not in self._principal_types(a)])
+        return self._split_cache[key]
+
+    def _reads_context(self, action: str) -> bool:
+        if action not in self._context_cache:
+            self._context_cache[action] = self.index.reads_context(action)
+        return self._context_cache[action]
 
     def decide_all(self) -> dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]]:
         """Cedar's decision for every (class, token) and route action, all tokens decided together.
@@ -244,14 +345,27 @@ class Checker:
         """
         wanted: dict[tuple[str, int], list[tuple[_Identity | None, list[str]]]] = {}
         unique: dict[str, _Identity] = {}
-        for cls in self.regime.classes:
-            for index, token in enumerate(self.regime.tokens(cls)):
-                requests = self._requests_of(token, cls)
+        for cls in self.space.classes:
+            for index, token in enumerate(self.space.tokens(cls)):
+                requests = self._requests_of(token, cls, (cls.key, index))
                 for identity, actions in requests:
-                    if identity is not None:
-                        self.requests += len(actions)
-                        identity.key = self._identity_key(identity) if self.memo_enabled else f"{cls.key}#{index}"
+                    if identity is None:
+                        continue
+                    self.requests += len(actions)
+                    if not self.memo_enabled:
+                        identity.key = f"{cls.key}#{index}"
                         unique.setdefault(identity.key, identity).actions.update(actions)
+                        continue
+                    # Two keys: with the context, for actions some applicable policy reads it for; without it,
+                    # for the others (tokens that differ only by their scopes then share those decisions).
+                    identity.key = self._identity_key(identity)
+                    bare = _Identity(identity.principal, identity.entities, {})
+                    identity.bare_key = bare.key = self._identity_key(bare)
+                    for action in actions:
+                        if self._reads_context(action):
+                            unique.setdefault(identity.key, identity).actions.add(action)
+                        else:
+                            unique.setdefault(bare.key, bare).actions.add(action)
                 wanted[(cls.key, index)] = requests
         decisions = self._evaluate(list(unique.values()))
         out: dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]] = {}
@@ -259,7 +373,12 @@ class Checker:
             answers: dict[str, tuple[bool, tuple[str, ...]]] = {}
             for identity, actions in requests:
                 for action in actions:
-                    answers[action] = decisions[identity.key][action] if identity is not None else (False, ())
+                    if identity is None:
+                        answers[action] = (False, ())
+                    elif identity.bare_key and not self._reads_context(action):
+                        answers[action] = decisions[identity.bare_key][action]
+                    else:
+                        answers[action] = decisions[identity.key][action]
             out[slot] = answers
         return out
 
@@ -347,12 +466,16 @@ class Checker:
         ns = self.namespace
         if cls.is_machine:
             principal = {"type": f"{ns}::Client", "id": cls.client_id or ""}
-            declared = self.store_schema.action_context(f"{ns}::Action", next(iter(self.routes[0].actions.values()))) \
-                if self.routes else None
+            first = self._any_action(True)
+            declared = self.store_schema.action_context(f"{ns}::Action", first["id"]) if first else None
             context = {"token": {"client_id": cls.client_id or "", "scope": sorted(token.scopes)}} \
                 if declared is not None and "token" in declared.attributes else {}
             return principal, [{"uid": principal, "attrs": {}, "parents": []}], context
-        claims: dict[str, Any] = {"sub": cls.sub or "", "iss": self.source.issuer, "token_use": token_use}
+        # Rule-added claims first: Cognito's own claims (which a trigger cannot change) are written over them.
+        claims: dict[str, Any] = json.loads(token.access_claims if token_use == "access" else token.id_claims)
+        if token_use == "id":
+            claims.update(dict(cls.attributes))
+        claims.update({"sub": cls.sub or "", "iss": self.source.issuer, "token_use": token_use})
         if token.groups:
             claims["cognito:groups"] = list(token.groups)
         if token_use == "access":
@@ -361,64 +484,120 @@ class Checker:
             identity = identity_from_tokens(None, claims, self.source, self.store_schema, self._any_action(True))
         else:
             claims.update(aud=token.flow.client_id, **{"cognito:username": cls.username or ""})
-            claims.update(dict(cls.attributes))
             identity = identity_from_tokens(claims, None, self.source, self.store_schema, self._any_action(False))
         context = {"token": identity.token_context} if identity.token_context is not None else {}
         return identity.principal, identity.entities, context
 
     def _any_action(self, access: bool) -> dict[str, str] | None:
         for route in self.routes:
-            if (route.token_use == "access") == access:
-                return {"type": f"{self.namespace}::Action", "id": next(iter(route.actions.values()))}
+            after = self.after[route.route]
+            if (after.token_use == "access") == access and after.actions:
+                return {"type": f"{self.namespace}::Action", "id": next(iter(after.actions.values()))}
         return None
 
     # --- the whole comparison -------------------------------------------------------------------------------
 
     def run(self) -> EquivalenceResult:
         started = time.perf_counter()
-        result = EquivalenceResult(classes=list(self.regime.classes), routes=self.routes)
+        space = self.space
+        result = EquivalenceResult(classes=list(space.classes), routes=self.routes,
+                                   unproven_reasons=list(space.unproven), coverage=space.coverage)
         for route in self.routes:
             result.today[route.route] = set()
             result.after[route.route] = set()
             result.policies[route.route] = set()
         everything = self.decide_all()
-        for cls in self.regime.classes:
-            tokens = self.regime.tokens(cls)
-            decided = [(token, everything[(cls.key, index)]) for index, token in enumerate(tokens)]
+        for cls in space.classes:
+            tokens = space.tokens(cls)
+            result.tokens += len(tokens)
+            reported = cls.key in space.reported
+            decided = [everything[(cls.key, index)] for index in range(len(tokens))]
             for route in self.routes:
-                for verb, action in route.actions.items():
-                    today_tokens = [t for t in tokens if self.today(t, route, cls)]
-                    after_tokens = [(t, d[action][1]) for t, d in decided if d[action][0]]
-                    can_today, can_after = bool(today_tokens), bool(after_tokens)
-                    if can_today:
-                        result.today[route.route].add(cls.key)
-                    if can_after:
-                        result.after[route.route].add(cls.key)
-                        result.policies[route.route].update(p for _, names in after_tokens for p in names)
-                    if can_today != can_after:
-                        result.differences.append(self._difference(route, verb, action, cls, today_tokens,
-                                                                   after_tokens, can_after))
-                        continue
-                    for token, decisions in decided:
-                        today, after = self.today(token, route, cls), decisions[action][0]
-                        if today != after:
-                            result.token_mismatches.append(TokenMismatch(route.route, verb, cls.key,
-                                                                         token.flow.label, today, after))
+                after = self.after[route.route]
+                if route.token_use == "access":
+                    required = frozenset(route.scopes)
+                    today = [not required.isdisjoint(t.scopes) for t in tokens]
+                else:
+                    today = [t.issues_id_token and not cls.is_machine for t in tokens]
+                for verb in route.actions:
+                    action = after.actions.get(verb)
+                    cedar = [d[action] if action is not None else (False, ()) for d in decided]
+                    if reported:
+                        if any(today):
+                            result.today[route.route].add(cls.key)
+                        if any(allowed for allowed, _ in cedar):
+                            result.after[route.route].add(cls.key)
+                            result.policies[route.route].update(p for allowed, names in cedar if allowed for p in names)
+                    if today != [allowed for allowed, _ in cedar]:
+                        result.differences += self._differences(route, verb, action, cls, tokens, today, cedar)
+                    if self.config is not None:
+                        scope = [self.scope_mode(t, route, cls) for t in tokens]
+                        if scope != today:
+                            result.differences += self._scope_differences(route, verb, cls, tokens, today, scope)
         result.decisions, result.requests = self.decisions, self.requests
         result.seconds = time.perf_counter() - started
         return result
 
-    @staticmethod
-    def _difference(route: RoutePlan, verb: str, action: str, cls: PrincipalClass, today: list[Token],
-                    after: list[tuple[Token, tuple[str, ...]]], gains: bool) -> Difference:
+    def _differences(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass,
+                     tokens: tuple[Token, ...], today: list[bool], cedar: list[tuple[bool, tuple[str, ...]]]
+                     ) -> list[Difference]:
+        out = []
+        for gains in (True, False):
+            which = [i for i, (t, (a, _)) in enumerate(zip(today, cedar, strict=True)) if a != t and a == gains]
+            if not which:
+                continue
+            policies = tuple(sorted({p for i in which for p in cedar[i][1]})) if gains else ()
+            scopes = () if gains else tuple(sorted({s for i in which for s in tokens[i].scopes} & set(route.scopes)))
+            why = self._why(route, verb, action, cls, tokens, which, gains, policies)
+            out.append(Difference(route=route.route, verb=verb, action=action or "", principal=cls.key,
+                                  principal_label=cls.label, direction="gains" if gains else "loses",
+                                  examples=cls.examples, policies=policies, scopes=scopes,
+                                  flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why))
+        return out
+
+    def _scope_differences(self, route: RoutePlan, verb: str, cls: PrincipalClass, tokens: tuple[Token, ...],
+                           today: list[bool], scope: list[bool]) -> list[Difference]:
+        after = self.after[route.route]
+        out = []
+        for gains in (True, False):
+            which = [i for i, (t, s) in enumerate(zip(today, scope, strict=True)) if s != t and s == gains]
+            if not which:
+                continue
+            reasons = {self.refused.get((cls.key, i), "") for i in which} - {""}
+            why = "; ".join(sorted(reasons)) or (
+                f"authorizer-config.json gives {route.route} token type {after.token_use} and scopes "
+                f"{' '.join(after.scopes) or '(none)'}; today API Gateway wants {route.token_use} and "
+                f"{' '.join(route.scopes) or '(none)'}")
+            scopes = tuple(sorted({s for i in which for s in tokens[i].scopes} & set(route.scopes)))
+            out.append(Difference(route=route.route, verb=verb, action=after.actions.get(verb, ""), principal=cls.key,
+                                  principal_label=cls.label, direction="gains" if gains else "loses",
+                                  examples=cls.examples, scopes=scopes,
+                                  flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
+                                  mode="scope"))
+        return out
+
+    def _why(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass, tokens: tuple[Token, ...],
+             which: list[int], gains: bool, policies: tuple[str, ...]) -> str:
+        """The most specific reason verify can give for these tokens' differing decisions."""
+        refusals = sorted({self.refused[(cls.key, i)] for i in which if (cls.key, i) in self.refused})
+        if refusals:
+            return "; ".join(refusals)
+        after = self.after[route.route]
+        if action is None:
+            return f"authorizer-config.json maps no Cedar action for {verb} on {route.route}"
+        if after.token_use != route.token_use:
+            return (f"authorizer-config.json sends {after.token_use} tokens to AVP for {route.route}; today the route "
+                    f"takes {route.token_use} tokens")
+        # A rule about some flows only, that adds or suppresses a scope of this route, and a class whose tokens
+        # split on it: the flow decides today, and AVP cannot see it.
+        rules = self.regime.rules.rules if self.regime.rules is not None else ()
+        flow_rules = sorted(r.id for r in rules if r.when is not None and r.when.trigger_sources is not None
+                            and set(route.scopes) & set((r.then.add_scopes or ()) + (r.then.suppress_scopes or ())))
+        if flow_rules and len(which) < len(tokens):
+            return (f"rule {', '.join(repr(r) for r in flow_rules)} depends on how the token was obtained "
+                    "(trigger source), which Verified Permissions cannot see")
+        if all(tokens[i].flow.variant for i in which):
+            return "depends on the scopes asked for in the hosted UI"
         if gains:
-            policies = tuple(sorted({p for _, names in after for p in names}))
-            flows = tuple(t.flow.label for t, _ in after)
-            scopes: tuple[str, ...] = ()
-        else:
-            policies = ()
-            flows = tuple(t.flow.label for t in today)
-            scopes = tuple(sorted({s for t in today for s in t.scopes} & set(route.scopes)))
-        return Difference(route=route.route, verb=verb, action=action, principal=cls.key,
-                          principal_label=cls.label, direction="gains" if gains else "loses",
-                          examples=cls.examples, policies=policies, scopes=scopes, flows=flows)
+            return f"allowed by {', '.join(policies)}; no scope in today's tokens gives it"
+        return "no policy on disk allows it"

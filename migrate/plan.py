@@ -56,8 +56,11 @@ def difference_cause(translation: Translation, diff: Difference) -> str:
         return "unplanned"
     for finding in translation.findings:
         detail = finding.detail
+        # Explained when every token that loses is a hosted-UI token of the tightened client (whoever holds it:
+        # verify checks group combinations the translation's findings do not list).
+        hosted = f"{detail.get('client_name') or detail.get('client_id')} (hosted-ui"
         if (finding.code == "latent-exposure" and detail.get("tightened") and detail.get("scope") in diff.scopes
-                and diff.route in finding.routes and diff.principal in detail.get("exposed", ())):
+                and diff.route in finding.routes and diff.flows and all(f.startswith(hosted) for f in diff.flows)):
             return "tightened"
     return "unplanned"
 

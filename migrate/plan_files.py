@@ -9,6 +9,7 @@ from typing import Any
 
 import cedarpy
 
+from authorizer.config import AuthorizerConfig, ConfigError
 from migrate.equivalence import Checker, EquivalenceResult
 from migrate.errors import UserError
 from migrate.fileio import read_json
@@ -68,5 +69,15 @@ def check_plan_folder(inventory: Inventory, plan: str | os.PathLike[str], *, api
     undeclared = sorted(a for r in translation.migrated_routes for a in r.actions.values() if a not in declared)
     if undeclared:
         raise UserError(f"schema.json declares no action {undeclared[0]!r}", where=str(folder / "schema.json"))
+    # The authorizer config as deploy ships it: its actions per verb, token types, scopes and client allow-list
+    # are what the authorizer enforces, so they are what verify checks (a hand edit is verified as edited).
+    try:
+        authorizer_config = AuthorizerConfig.from_dict(config)
+    except ConfigError as exc:
+        raise UserError(f"invalid authorizer config: {exc}", where=str(folder / "authorizer-config.json")) from None
+    undeclared = sorted(a for r in authorizer_config.routes.values() for a in r.actions.values() if a not in declared)
+    if undeclared:
+        raise UserError(f"authorizer-config.json names action {undeclared[0]!r}, which schema.json does not declare",
+                        where=str(folder / "authorizer-config.json"))
     return Checker(translation.regime, translation.routes, namespace=namespace, schema=schema,
-                   policies_text=policies).run()
+                   policies_text=policies, config=authorizer_config).run()

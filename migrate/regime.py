@@ -23,6 +23,7 @@ they mean in the trigger.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -60,10 +61,16 @@ class Flow:
     client_name: str
     kind: FlowKind
     requested_scopes: tuple[str, ...] = ()
+    # The trigger source when it is not the flow kind's usual one (a sign-in that completes a new-password
+    # challenge or authenticates a device: TokenGeneration_NewPasswordChallenge / _AuthenticateDevice).
+    source: str = ""
+    # For the verification space: how the requested scopes were chosen, shown in labels ("" = as the client
+    # allows them all).
+    variant: str = ""
 
     @property
     def trigger_source(self) -> str:
-        return TRIGGER_SOURCE[self.kind]
+        return self.source or TRIGGER_SOURCE[self.kind]
 
     @property
     def issues_id_token(self) -> bool:
@@ -75,7 +82,12 @@ class Flow:
 
     @property
     def label(self) -> str:
-        return f"{self.client_name or self.client_id} ({self.kind})"
+        detail = self.kind
+        if self.source and self.source != TRIGGER_SOURCE[self.kind]:
+            detail += f", {self.source.removeprefix('TokenGeneration_')}"
+        if self.variant:
+            detail += f", {self.variant}"
+        return f"{self.client_name or self.client_id} ({detail})"
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,10 @@ class Token:
     scopes: frozenset[str]
     groups: tuple[str, ...]
     matched_rules: tuple[str, ...] = ()
+    # Claims the pre-token rules add (JSON objects as text, suppressed ones already removed): AVP sees them as
+    # principal attributes (ID token) and under context.token (access token).
+    id_claims: str = "{}"
+    access_claims: str = "{}"
 
     @property
     def issues_id_token(self) -> bool:
@@ -139,7 +155,9 @@ class PoolRegime:
 
     @classmethod
     def from_pool(cls, pool: UserPool) -> PoolRegime:
-        rules = parse_rules(pool.pretoken_rules.document, where=f"user pool {pool.id} pre-token rules") \
+        # Read as they are, claims AVP refuses included: verify predicts the AVP error for the users who get them.
+        rules = parse_rules(pool.pretoken_rules.document, where=f"user pool {pool.id} pre-token rules",
+                            avp_claims=False) \
             if pool.pretoken_rules is not None else None
         trigger = pool.pretoken_trigger
         known = trigger is None or rules is not None
@@ -232,7 +250,11 @@ class PoolRegime:
             scopes = {s for s in scopes if s not in set(outcome.scopes_to_suppress)} | set(outcome.scopes_to_add)
         if outcome.group_override is not None and not cls.is_machine:
             groups = tuple(outcome.group_override.groups)
-        return Token(flow=flow, scopes=frozenset(scopes), groups=groups, matched_rules=outcome.matched_rule_ids)
+        id_claims = "{}" if cls.is_machine else json.dumps(dict(outcome.id_token.add_claims or {}), sort_keys=True)
+        access_claims = "{}" if self.trigger_version == "V1_0" else \
+            json.dumps(dict(outcome.access_token.add_claims or {}), sort_keys=True)
+        return Token(flow=flow, scopes=frozenset(scopes), groups=groups, matched_rules=outcome.matched_rule_ids,
+                     id_claims=id_claims, access_claims=access_claims)
 
     def _trigger_runs(self, flow: Flow) -> bool:
         if self.rules is None:

@@ -140,6 +140,13 @@ PROTECTED_CLAIMS = frozenset({
 PROTECTED_CLAIM_PREFIXES = ("cognito:",)
 # ID-token claims that cannot hold a complex (list or object) value (same page, V2_0 claim value types).
 ID_TOKEN_SCALAR_CLAIMS = frozenset({"email_verified", "phone_number_verified", "updated_at", "address"})
+# Claim names Verified Permissions cannot map: ``cognito``, ``custom`` and ``dev`` as plain names. AVP reads
+# ``cognito:``/``custom:`` claims both with brackets and in dot notation (``principal.cognito.username``), so a
+# literal claim of the same name clashes with them and the token fails to process (AVP user guide,
+# identity-sources-cognito, Note; Cognito developer guide, amazon-cognito-authorization-with-avp). Every ID
+# token carries ``cognito:username``, so a plain ``cognito`` claim always clashes; refusing the three plain
+# names also refuses every literal/prefixed clash a rule could cause.
+AVP_REFUSED_CLAIMS = frozenset({"cognito", "custom", "dev"})
 # Scopes every user pool has without a resource server defining them.
 BUILTIN_SCOPES = frozenset({"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"})
 
@@ -528,8 +535,9 @@ def _show(value: Any) -> str:
 
 
 class _Problems:
-    def __init__(self) -> None:
+    def __init__(self, *, avp_claims: bool = True) -> None:
         self.items: list[str] = []
+        self.avp_claims = avp_claims
 
     def add(self, label: str, path: str, message: str) -> None:
         self.items.append(": ".join(part for part in (label, path, message) if part))
@@ -540,12 +548,14 @@ class _Problems:
                 self.add(label, path, f"unknown key {_show(key)} (allowed: {', '.join(allowed)})")
 
 
-def parse_rules(document: Any, *, where: str = "rules") -> RuleSet:
+def parse_rules(document: Any, *, where: str = "rules", avp_claims: bool = True) -> RuleSet:
     """Validate a rules document (parsed JSON) and build the :class:`RuleSet`.
 
     Raises :class:`RulesError` listing every problem, each naming the rule as ``<where>[<index>] '<id>'``.
+    ``avp_claims=False`` accepts claims Verified Permissions refuses (:data:`AVP_REFUSED_CLAIMS`): only for
+    reading a document that exists already, so that ``verify`` can name the users whose tokens AVP would refuse.
     """
-    problems = _Problems()
+    problems = _Problems(avp_claims=avp_claims)
     if not isinstance(document, Mapping):
         raise RulesError([f"the rules document must be a JSON object, got {_kind(document)}"])
     problems.unknown_keys("", "", document, _DOCUMENT_KEYS)
@@ -737,6 +747,10 @@ def _parse_token(raw: Any, label: str, path: str, problems: _Problems, *,
                 problem = _claim_name_problem(name)
                 if problem:
                     problems.add(label, claim_path, problem)
+                elif problems.avp_claims and name in AVP_REFUSED_CLAIMS:
+                    problems.add(label, claim_path, f"claim {_show(name)}: Verified Permissions refuses tokens with "
+                                                    "a plain cognito, custom or dev claim (it clashes with the "
+                                                    "cognito:/custom: claims); choose another name")
                 elif value is None:
                     problems.add(label, claim_path,
                                  "null value (to remove a claim, list it in suppress_claims)")

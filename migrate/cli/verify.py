@@ -1,6 +1,7 @@
 """`avp-migrate verify`: prove the Cedar policies decide as the scope regime does, or name who gains and loses.
 
-Exit codes: 0 equivalent, 2 differences found, 1 error.
+Exit codes (:class:`migrate.errors.ExitCode`): 0 equivalent, 2 differences found, 3 unproven (no difference
+found, but the snapshot does not show every principal: the output says what is missing), 1 error.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from migrate.errors import ExitCode
 from migrate.inventory import load_inventory
 
-EXIT_DIFFERENCES = 2
+EXIT_DIFFERENCES = ExitCode.DIFFERENCES
+HYPOTHETICAL_SHOWN = 10  # differences for principals no real user is today, shown before "... and N more"
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -21,7 +24,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         description="Evaluate both regimes for every route and every principal class (each group combination "
                     "real users have, each group alone, a user in no group, each user a per-user or attribute rule "
                     "touches, each client-credentials client; every token each can obtain) and compare. Exit 0 "
-                    "when equivalent, 2 when anyone gains or loses access, 1 on error. Offline.")
+                    "when equivalent, 2 when anyone gains or loses access, 3 when unproven (the snapshot misses "
+                    "clients, rules or users: the output says what), 1 on error. Offline.")
     parser.add_argument("inventory", metavar="INVENTORY", help="the snapshot to check against (today's regime)")
     parser.add_argument("--plan", metavar="DIR",
                         help="the plan folder to check (its schema.json and policies/*.cedar, as edited); "
@@ -43,35 +47,55 @@ def run(args: argparse.Namespace) -> int:
         result = check(translate(inventory, api_id=args.api_id, pool_id=args.user_pool))
     if args.format == "json":
         print(json.dumps({
-            "equivalent": result.equivalent,
+            "verdict": result.verdict, "equivalent": result.equivalent,
+            "unproven_reasons": list(result.unproven_reasons), "coverage": result.coverage,
             "differences": [asdict(d) for d in result.differences],
             "token_mismatches": [asdict(m) for m in result.token_mismatches],
-            "classes": len(result.classes), "routes": len(result.routes), "decisions": result.decisions,
-            "requests": result.requests, "seconds": round(result.seconds, 3)}, indent=2))
+            "classes": len(result.classes), "tokens": result.tokens, "routes": len(result.routes),
+            "decisions": result.decisions, "requests": result.requests, "seconds": round(result.seconds, 3)},
+            indent=2))
     else:
         print(render(result))
-    return 0 if result.equivalent else EXIT_DIFFERENCES
+    return int(result.exit_code)
 
 
 def render(result: Any) -> str:
     actions = sum(len(r.actions) for r in result.routes)
-    lines = [f"checked {len(result.classes)} principal classes x {actions} route actions ({len(result.routes)} routes):"
-             f" {result.decisions} Cedar decisions for {result.requests} requests in {result.seconds:.2f} s"]
-    if result.equivalent:
-        lines.append("equivalent: every principal class can call exactly the routes it can call today")
-    else:
+    lines = [f"checked {len(result.classes)} principal classes ({result.tokens} tokens) x {actions} route actions "
+             f"({len(result.routes)} routes): {result.decisions} Cedar decisions for {result.requests} requests in "
+             f"{result.seconds:.2f} s"]
+    if result.coverage:
+        lines.append(f"space: {result.coverage}")
+    if result.differences:
         lines.append(f"NOT equivalent: {len(result.differences)} differences")
-        for diff in result.differences:
-            examples = f" (e.g. {', '.join(diff.examples[:5])})" if diff.examples else " (no such user today)"
-            if diff.direction == "loses":
-                how = f"today through {', '.join(diff.scopes)} via {', '.join(diff.flows[:3])}"
-            else:
-                how = f"allowed by {', '.join(diff.policies)}"
-            lines.append(f"  {diff.direction.upper():5} {diff.route} [{diff.verb}]: {diff.principal_label}{examples}; "
-                         f"{how}")
-    if result.token_mismatches:
-        lines.append(f"{len(result.token_mismatches)} tokens are decided differently although their principal class "
-                     "agrees (shadow mode will show them):")
-        lines += [f"  {m.route} [{m.verb}] {m.principal} via {m.flow}: today {'allow' if m.today else 'deny'}, "
-                  f"after {'allow' if m.after else 'deny'}" for m in result.token_mismatches[:20]]
+        # Differences for real users first; those for principals nobody is today (a group combination, a named
+        # user in another group) after them, capped: --format json lists every one.
+        real = [d for d in result.differences if d.examples]
+        hypothetical = [d for d in result.differences if not d.examples]
+        for diff in real + hypothetical[:HYPOTHETICAL_SHOWN]:
+            lines.append(_difference_line(diff))
+        if len(hypothetical) > HYPOTHETICAL_SHOWN:
+            lines.append(f"  ... and {len(hypothetical) - HYPOTHETICAL_SHOWN} more for principals no user is today "
+                         "(--format json lists them all)")
+    elif result.unproven_reasons:
+        lines.append("UNPROVEN: no difference found, but the check did not cover every possible principal:")
+    else:
+        lines.append("equivalent: every principal class can call exactly the routes it can call today, "
+                     "with every token it can obtain")
+    if result.unproven_reasons:
+        if result.differences:
+            lines.append("also unproven beyond these differences:")
+        lines += [f"  - {reason}" for reason in result.unproven_reasons]
     return "\n".join(lines)
+
+
+def _difference_line(diff: Any) -> str:
+    examples = f" (e.g. {', '.join(diff.examples[:5])})" if diff.examples else " (no such user today)"
+    if diff.direction == "loses":
+        how = f"today through {', '.join(diff.scopes) or 'its token'} via {', '.join(diff.flows[:3])}"
+    else:
+        how = f"via {', '.join(diff.flows[:3])}"
+    more = f" (+{len(diff.flows) - 3} more)" if len(diff.flows) > 3 else ""
+    mode = " in scope/shadow mode" if diff.mode == "scope" else ""
+    return (f"  {diff.direction.upper():5} {diff.route} [{diff.verb}]{mode}: {diff.principal_label}{examples}; "
+            f"{how}{more}; why: {diff.why}")

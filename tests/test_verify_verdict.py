@@ -1,0 +1,195 @@
+"""verify's verdict (issue 9): over every token of a complete principal space; 0 equivalent, 2 differences,
+3 unproven; the plan folder on disk is what is checked."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from migrate.cli.main import main
+from migrate.embedded.seed import seed_demo
+from migrate.errors import ExitCode
+from migrate.plan import check
+from migrate.translate import translate
+from pretoken_lambda.rules import RulesError, parse_rules
+from tests.inventory_builder import inventory, method, password_client, rule
+
+POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Store1"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def demo_plan(embedded_aws, tmp_path, capsys) -> tuple[Path, Path]:
+    account = seed_demo(region=embedded_aws.region)
+    inventory_path = tmp_path / "inventory.json"
+    assert main(["scan", "--api-id", account.api_id, "--stage", "prod", "--all-users", "--out",
+                 str(inventory_path)]) == 0
+    plan = tmp_path / "plan"
+    assert main(["plan", str(inventory_path), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    return inventory_path, plan
+
+
+# --- case 1: a token decided differently is a difference ------------------------------------------------------
+
+
+def test_deleting_the_pets_readers_policy_is_not_equivalent(demo_plan, capsys):
+    inventory_path, plan = demo_plan
+    assert run(capsys, "verify", str(inventory_path), "--plan", str(plan))[0] == ExitCode.OK
+    (policy,) = (plan / "policies").glob("005-rule-pets-readers-*.cedar")
+    policy.unlink()
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.DIFFERENCES and "NOT equivalent" in out and "\nequivalent:" not in out
+    # heidi (pets-readers) signs in through the mobile client: today she holds pets.read, after the edit nothing
+    # allows GET /pets; carol holds it only through the hosted UI of web, not through mobile.
+    line = next(line for line in out.splitlines() if "LOSES GET /pets [GET]: group pets-readers (e.g. heidi)" in line)
+    assert "MyApi/pets.read" in line and "mobile (sign-in)" in line and "why: no policy on disk allows it" in line
+    assert "LOSES GET /pets [GET]: groups {orders-team, pets-readers} (e.g. carol)" in out
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan), "--format", "json")
+    document = json.loads(out)
+    assert code == 2 and document["verdict"] == "differences" and document["equivalent"] is False
+    assert document["unproven_reasons"] == [] and document["token_mismatches"] == []
+
+
+def test_an_allow_list_without_a_client_is_a_difference(demo_plan, capsys):
+    # authorizer-config.json is shipped as it is: a client dropped from its allow-list gets 401 in every mode.
+    inventory_path, plan = demo_plan
+    config = json.loads((plan / "authorizer-config.json").read_text())
+    scanned = json.loads(inventory_path.read_text())["user_pools"][0]["clients"]
+    mobile = next(c["client_id"] for c in scanned if c["name"] == "mobile")
+    config["user_pools"][0]["client_ids"] = [c for c in config["user_pools"][0]["client_ids"] if c != mobile]
+    assert config["user_pools"][0]["client_ids"]
+    (plan / "authorizer-config.json").write_text(json.dumps(config))
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.DIFFERENCES
+    assert re.search(r"LOSES GET /avp \[GET\]: group avp-group \(e\.g\. alice\); .*allow-list does not include mobile",
+                     out)
+    assert "in scope/shadow mode" in out  # scope mode refuses the client too
+
+
+# --- case 2: a pool known by ARN only, and policies edited by hand ---------------------------------------------
+
+
+EXPORT = {
+    "openapi": "3.0.1", "info": {"title": "Store", "version": "1"},
+    "paths": {"/items": {
+        "get": {"security": [{"StoreCognito": ["st/read"]}], "responses": {"200": {"description": "ok"}}},
+        "post": {"security": [{"StoreCognito": ["st/write"]}], "responses": {"200": {"description": "ok"}}},
+        "delete": {"security": [{"StoreCognito": ["st/admin"]}], "responses": {"200": {"description": "ok"}}}}},
+    "components": {"securitySchemes": {"StoreCognito": {
+        "type": "apiKey", "name": "Authorization", "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools"}}}},
+}
+RULES = {"version": 1, "rules": [
+    {"id": "readers", "when": {"groups": ["readers"]}, "then": {"add_scopes": ["st/read"]}},
+    {"id": "writers", "when": {"groups": ["writers"]}, "then": {"add_scopes": ["st/read", "st/write"]}},
+    {"id": "admins", "when": {"groups": ["admins"]}, "then": {"add_scopes": ["st/read", "st/write", "st/admin"]}},
+]}
+
+
+def test_a_pool_known_by_arn_only_is_unproven_and_a_widened_policy_is_caught(tmp_path, capsys):
+    (tmp_path / "store.json").write_text(json.dumps(EXPORT))
+    (tmp_path / "rules.json").write_text(json.dumps(RULES))
+    inventory_path, plan = tmp_path / "inventory.json", tmp_path / "plan"
+    assert main(["scan", "--out", str(inventory_path), "--openapi", str(tmp_path / "store.json"),
+                 "--user-pool-arn", f"StoreCognito={POOL_ARN}", "--rules", f"file:{tmp_path / 'rules.json'}"]) == 0
+    assert main(["plan", str(inventory_path), "--out", str(plan)]) == 0
+    capsys.readouterr()
+
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.UNPROVEN, out
+    assert "UNPROVEN" in out and "known by ARN only" in out and "app clients" in out
+    assert "\nequivalent:" not in out
+
+    (writers,) = (plan / "policies").glob("*writers*.cedar")
+    text = writers.read_text()
+    widened = text.replace('Store::Action::"st/write"', 'Store::Action::"st/write", Store::Action::"st/admin"')
+    writers.write_text(widened)
+    assert writers.read_text() != text
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.DIFFERENCES, out
+    assert "GAINS DELETE /items [DELETE]: group writers" in out and "known by ARN only" in out
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan), "--format", "json")
+    document = json.loads(out)
+    assert document["verdict"] == "differences" and document["unproven_reasons"]
+
+
+def test_groups_only_the_policies_name_are_in_the_space():
+    # No user is in "ghosts" and no rule names it; a policy granting it a scope is still checked.
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"a": ["readers"]},
+                    rules=[rule("readers", ["api/read"], groups=["readers"])])
+    translation = translate(inv)
+    extra = translation.policies[-1].text.replace('|readers"', '|ghosts"').replace('@id("', '@id("ghost ')
+    from migrate.equivalence import Checker
+    from migrate.translate.render import policy_set_text
+
+    policies = policy_set_text(translation.policies) + "\n" + extra
+    result = Checker(translation.regime, translation.routes, namespace=translation.namespace,
+                     schema=translation.schema, policies_text=policies).run()
+    assert ("gains", "group:ghosts") in {(d.direction, d.principal) for d in result.differences}
+
+
+# --- the space: combinations conditions distinguish ----------------------------------------------------------
+
+
+def test_all_groups_and_suppressions_are_checked_in_combination():
+    # a suppression for auditors: a user in readers AND auditors holds no scope today. No real user is in both.
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"r": ["readers"], "a": ["auditors"]},
+                    rules=[rule("readers", ["api/read"], groups=["readers"]),
+                           rule("no-auditors", None, groups=["auditors"], suppress=["api/read"])])
+    translation, result = translate(inv), None
+    result = check(translation)
+    assert result.equivalent, result.differences  # the translation writes the unless-clause
+    assert any(c.groups == frozenset({"readers", "auditors"}) for c in result.classes)
+    # the same policy without its unless: readers+auditors gains
+    text = "\n".join(p.text for p in translation.policies)
+    stripped = re.sub(r"unless\s*\{[^}]*\}", "", text)
+    from migrate.equivalence import Checker
+
+    result = Checker(translation.regime, translation.routes, namespace=translation.namespace,
+                     schema=translation.schema, policies_text=stripped).run()
+    assert {(d.direction, d.principal) for d in result.differences} == {("gains", "groups:auditors+readers")}
+
+
+def test_too_many_combined_groups_is_unproven():
+    groups = [f"g{i:02d}" for i in range(14)]
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"u": groups[:1]}, groups=groups,
+                    rules=[rule("all", ["api/read"], all_groups=groups)])
+    result = check(translate(inv))
+    assert result.verdict == "unproven" and result.exit_code == ExitCode.UNPROVEN
+    assert "combinations" in result.unproven_reasons[0]
+
+
+def test_a_user_in_more_groups_than_avp_allows_is_named():
+    groups = [f"team-{i:03d}" for i in range(100)]
+    inv = inventory([method("GET", "/x", ["api/read"])], users={"busy": groups, "calm": ["team-000"]},
+                    rules=[rule("team", ["api/read"], groups=["team-000"])])
+    result = check(translate(inv))
+    (loss,) = [d for d in result.differences if d.examples]
+    assert loss.direction == "loses" and loss.examples == ("busy",) and "99" in loss.why
+
+
+def test_a_claim_avp_refuses_is_refused_by_the_rules_and_predicted_by_verify():
+    document = {"version": 1, "rules": [{"id": "tag", "when": {"groups": ["g"]},
+                                         "then": {"id_token": {"add_claims": {"dev": "1"}}}}]}
+    with pytest.raises(RulesError, match="refuses tokens with a plain cognito, custom or dev claim"):
+        parse_rules(document)
+    for name in ("cognito", "custom"):
+        with pytest.raises(RulesError, match="Verified Permissions refuses"):
+            parse_rules({"version": 1, "rules": [{"id": "t", "then": {"access_token": {"add_claims": {name: "x"}}}}]})
+    assert parse_rules(document, avp_claims=False).rules[0].id == "tag"
+    # a snapshot holding such rules (written before the validator refused them): verify names who is denied
+    inv = inventory([method("GET", "/me")], users={"u": ["g"], "v": []}, clients=[password_client()],
+                    rules=[*document["rules"]])
+    result = check(translate(inv))
+    (loss,) = [d for d in result.differences if d.examples]
+    assert loss.examples == ("u",) and loss.direction == "loses" and "'dev' claim" in loss.why
