@@ -477,7 +477,8 @@ def test_a_method_with_two_scopes_held_by_different_groups_admits_both(layout):
 
 @pytest.mark.parametrize("suppressor", [
     {}, {"client_ids": ["app-client-id"]},
-    {"trigger_sources": ["TokenGeneration_Authentication", "TokenGeneration_RefreshTokens"]}],
+    {"trigger_sources": ["TokenGeneration_Authentication", "TokenGeneration_NewPasswordChallenge",
+                         "TokenGeneration_AuthenticateDevice", "TokenGeneration_RefreshTokens"]}],
     ids=["no-condition", "the-only-client", "every-user-flow"])
 def test_an_unconditional_suppression_leaves_the_scope_to_nobody(suppressor):
     """Mutant: the suppression of a rule with no condition (or only client/flow conditions that every token meets)
