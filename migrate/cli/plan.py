@@ -48,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
 def render(document: dict[str, Any], out: str) -> str:
     summary, eq = document["summary"], document["equivalence"]
-    verdict = "equivalent" if eq["equivalent"] else f"{len(document['differences'])} differences"
+    if document["differences"]:
+        verdict = f"{len(document['differences'])} differences"
+    elif eq.get("unproven_reasons"):
+        verdict = "UNPROVEN (" + "; ".join(eq["unproven_reasons"]) + "): run `avp-migrate verify` for details"
+    else:
+        verdict = "equivalent"
     lines = [f"wrote plan for API {document['api']['name']} ({document['api']['id']}), user pool "
              f"{document['user_pool']['id']} to {out}/",
              f"  {len(document['policies'])} Cedar policies ({document['layout']} layout), namespace "
