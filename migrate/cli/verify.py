@@ -1,18 +1,21 @@
 """`avp-migrate verify`: prove the Cedar policies decide as the scope regime does, or name who gains and loses.
 
-Exit codes: 0 equivalent, 2 differences found, 1 error.
+Exit codes: 0 equivalent, 2 differences found, 3 unproven, 1 error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from typing import Any
 
+from migrate.errors import ExitCode, UserError
 from migrate.inventory import load_inventory
 
-EXIT_DIFFERENCES = 2
+EXIT_DIFFERENCES = ExitCode.DIFFERENCES
+EXITS = {"equivalent": ExitCode.OK, "differences": ExitCode.DIFFERENCES, "unproven": ExitCode.UNPROVEN}
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -28,39 +31,77 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                              "default: translate the snapshot afresh and check that")
     parser.add_argument("--api-id", help="the API, when the snapshot holds several (default: the plan's)")
     parser.add_argument("--user-pool", metavar="POOL_ID", help="the user pool (default: the plan's)")
+    parser.add_argument("--write-acceptance", metavar="FILE",
+                        help="with --plan, when the plan is not proven equivalent: write what verify found (the "
+                             "differences, or why it is unproven) with the hashes of the files it read, for "
+                             "`deploy --accept FILE --reason TEXT`")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from migrate.plan import check
-    from migrate.plan_files import check_plan_folder
+    from migrate.plan_folder import PlanFolder, warn_if_changed
+    from migrate.plan_proof import prove
     from migrate.translate import translate
 
+    if args.write_acceptance and not args.plan:
+        raise UserError("an acceptance is about a plan folder: add --plan DIR", where="--write-acceptance")
     inventory = load_inventory(args.inventory)
+    proof = None
     if args.plan:
-        result = check_plan_folder(inventory, args.plan, api_id=args.api_id, pool_id=args.user_pool)
+        proof = prove(PlanFolder.open(args.plan), inventory, api_id=args.api_id, pool_id=args.user_pool)
+        warn_if_changed(args.plan)  # after the proof: an error stays one line, naming the file at fault
+        result, status, reasons = proof.result, proof.status, proof.unproven_reasons
     else:
         result = check(translate(inventory, api_id=args.api_id, pool_id=args.user_pool))
+        reasons = list(getattr(result, "unproven_reasons", None) or [])
+        status = "differences" if result.differences else "unproven" if reasons or not result.equivalent \
+            else "equivalent"
+    accepted = _acceptance(args, proof)
     if args.format == "json":
         print(json.dumps({
-            "equivalent": result.equivalent,
+            "verdict": status, "equivalent": status == "equivalent", "unproven_reasons": reasons,
+            "acceptance": accepted,
             "differences": [asdict(d) for d in result.differences],
             "token_mismatches": [asdict(m) for m in result.token_mismatches],
             "classes": len(result.classes), "routes": len(result.routes), "decisions": result.decisions,
             "requests": result.requests, "seconds": round(result.seconds, 3)}, indent=2))
     else:
-        print(render(result))
-    return 0 if result.equivalent else EXIT_DIFFERENCES
+        print(render(result, status=status, reasons=reasons))
+        if accepted:
+            print(f"wrote {accepted}: deploy this plan as it is with `avp-migrate deploy --plan {args.plan} "
+                  f"--accept {accepted} --reason TEXT` (refused if anything changes meanwhile)")
+    return int(EXITS[status])
 
 
-def render(result: Any) -> str:
+def _acceptance(args: argparse.Namespace, proof: Any) -> str | None:
+    if not args.write_acceptance:
+        return None
+    if proof.status == "equivalent":
+        print(f"note: the plan is proven equivalent: nothing to accept, {args.write_acceptance} not written",
+              file=sys.stderr)
+        return None
+    from migrate.acceptance import write_acceptance
+
+    write_acceptance(args.write_acceptance, proof, plan=args.plan)
+    return str(args.write_acceptance)
+
+
+def render(result: Any, *, status: str | None = None, reasons: list[str] | tuple[str, ...] = ()) -> str:
     actions = sum(len(r.actions) for r in result.routes)
     lines = [f"checked {len(result.classes)} principal classes x {actions} route actions ({len(result.routes)} routes):"
              f" {result.decisions} Cedar decisions for {result.requests} requests in {result.seconds:.2f} s"]
-    if result.equivalent:
-        lines.append("equivalent: every principal class can call exactly the routes it can call today")
-    else:
+    if result.differences:
         lines.append(f"NOT equivalent: {len(result.differences)} differences")
+    elif reasons or status == "unproven":
+        lines.append("UNPROVEN: every principal class verified calls what it calls today, but the proof does not "
+                     f"cover everything ({len(reasons)} reason(s)):")
+    elif status == "differences":
+        lines.append("NOT equivalent: every principal class can call the routes it can call today, but some of "
+                     "their tokens are decided differently (below)")
+    else:
+        lines.append("equivalent: every principal class can call exactly the routes it can call today")
+    if result.differences:
         for diff in result.differences:
             examples = f" (e.g. {', '.join(diff.examples[:5])})" if diff.examples else " (no such user today)"
             if diff.direction == "loses":
@@ -69,6 +110,9 @@ def render(result: Any) -> str:
                 how = f"allowed by {', '.join(diff.policies)}"
             lines.append(f"  {diff.direction.upper():5} {diff.route} [{diff.verb}]: {diff.principal_label}{examples}; "
                          f"{how}")
+    if result.differences and reasons:
+        lines.append(f"and unproven ({len(reasons)} reason(s)):")
+    lines += [f"  {reason}" for reason in reasons]
     if result.token_mismatches:
         lines.append(f"{len(result.token_mismatches)} tokens are decided differently although their principal class "
                      "agrees (shadow mode will show them):")
