@@ -70,6 +70,11 @@ def stable(inventory: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def demo(embedded_aws, tmp_path) -> Demo:
+    return make_demo(embedded_aws, tmp_path)
+
+
+def make_demo(embedded_aws: Any, tmp_path: Path) -> Demo:
+    """The demo account seeded, scanned and planned into ``tmp_path/plan``, and a dependencies layer."""
     account = seed_demo(region=embedded_aws.region)
     inventory = scan(account)
     translation = translate(inventory)
