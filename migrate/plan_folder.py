@@ -190,14 +190,15 @@ class PlanFolder:
                      missing=tuple(sorted(n for n in recorded if n not in present)),
                      added=tuple(sorted(n for n in present if n not in recorded)))
 
-    def warn_drift(self, stream: TextIO | None = None) -> Drift | None:
-        """Print the one warning line when anything changed since `plan` (or when there is no manifest)."""
+    def warn_drift(self, stream: TextIO | None = None, *, without_manifest: bool = True) -> Drift | None:
+        """Print the one warning line when anything changed since `plan` (or, if ``without_manifest``, when there
+        is no manifest to tell)."""
         out = stream or sys.stderr
         drift = self.drift()
-        if drift is None:
+        if drift is None and without_manifest:
             print(f"warning: {self.path}: no {MANIFEST} (written by an older avp-migrate): cannot tell which files "
                   "changed since `avp-migrate plan`", file=out)
-        elif drift.files:
+        elif drift is not None and drift.files:
             print(drift.line(self.path), file=out)
         return drift
 
@@ -324,14 +325,17 @@ def _read_text(path: Path, what: str) -> str:
 
 
 
-def warn_if_changed(path: str | os.PathLike[str], stream: TextIO | None = None) -> None:
+def warn_if_changed(path: str | os.PathLike[str], stream: TextIO | None = None, *,
+                    without_manifest: bool = False) -> None:
     """For the verbs that read a plan folder (or the deployment.json in it): the one warning line naming what
-    changed since `plan`. Silent when ``path`` is not a plan folder: the verb's own error says so."""
+    changed since `plan`. Silent when ``path`` is not a plan folder (the verb's own error says so) and, unless
+    ``without_manifest``, when the folder predates manifests (deploy's gate refuses those; the cut-over verbs,
+    which only read deployment.json and plan.json, keep working on them)."""
     try:
         folder = PlanFolder.open(path)
     except InvalidPlan:
         return
     try:
-        folder.warn_drift(stream)
+        folder.warn_drift(stream, without_manifest=without_manifest)
     except UserError as exc:  # a damaged manifest: say so, and let the verb judge the files themselves
         print(f"warning: {exc}", file=stream or sys.stderr)

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     proof = None
     if args.plan:
         proof = prove(PlanFolder.open(args.plan), inventory, api_id=args.api_id, pool_id=args.user_pool)
-        warn_if_changed(args.plan)  # after the proof: an error stays one line, naming the file at fault
+        # After the proof: an error stays one line, naming the file at fault.
+        warn_if_changed(args.plan, without_manifest=True)
         result, status, reasons = proof.result, proof.status, proof.unproven_reasons
     else:
         result = check(translate(inventory, api_id=args.api_id, pool_id=args.user_pool))
