@@ -9,6 +9,8 @@ The plan folder (all written at once: a failed plan leaves nothing behind)::
     cloudformation.json     the AVP resources: policy store (STRICT), schema, identity source, policies
     plan.json               everything the reports need (format below), machine-readable
     report.md / report.html / routes.csv / report.json   the migration plan report (reports/)
+    inventory.json          the inventory snapshot the plan was made from (deploy re-verifies against it)
+    manifest.json           sha256 of every file above, written last (see migrate.plan_folder)
 
 ``plan.json`` (format_version 1): ``api``, ``user_pool``, ``namespace``, ``layout``, ``tighten``, ``inventory``
 (path, created_at), ``summary`` (routes by status), ``routes[]`` (route, authorization_type, scopes, token_use,
@@ -32,13 +34,14 @@ import cedarpy
 from migrate import __version__
 from migrate.equivalence import Checker, Difference, EquivalenceResult
 from migrate.errors import UserError
+from migrate.inventory import inventory_to_dict
 from migrate.inventory.model import Inventory
+from migrate.plan_folder import PLAN_FORMAT_VERSION, SNAPSHOT, write_manifest
 from migrate.translate import Translation
 from migrate.translate.cloudformation import template
 from migrate.translate.render import file_name, policy_set_text
 from migrate.translate.schema import schema_json
 
-PLAN_FORMAT_VERSION = 1
 MARKER = "plan.json"
 
 
@@ -181,6 +184,9 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
 
         write_plan_report(document, staging)
         (staging / MARKER).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (staging / SNAPSHOT).write_text(json.dumps(inventory_to_dict(inventory), indent=2, ensure_ascii=False)
+                                        + "\n", encoding="utf-8")
+        write_manifest(staging, tool_version=__version__)
         # A plan folder that has been deployed keeps its deployment record: undeploy, cutover and the next
         # deploy find what exists through it.
         deployed = target / "deployment.json"

@@ -12,6 +12,7 @@ download anything. The pip path is tested where it must fail without an index (n
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -70,6 +71,11 @@ def stable(inventory: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def demo(embedded_aws, tmp_path) -> Demo:
+    return make_demo(embedded_aws, tmp_path)
+
+
+def make_demo(embedded_aws: Any, tmp_path: Path) -> Demo:
+    """The demo account seeded, scanned and planned into ``tmp_path/plan``, and a dependencies layer."""
     account = seed_demo(region=embedded_aws.region)
     inventory = scan(account)
     translation = translate(inventory)
@@ -234,18 +240,37 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
     next(demo.plan.glob("policies/*-rule-erin-pets-read-*.cedar")).unlink()
     auditors = next(demo.plan.glob("policies/*-rule-auditors-*.cedar"))
     auditors.write_text(auditors.read_text().replace("|auditors", "|admins"))
-    code, lines, _ = run(capsys, demo.deploy_args("--dry-run"))
+    # Auditors now lose GET /orders: the gate refuses the edited plan, dry run included, changing nothing...
+    code, lines, err = run(capsys, demo.deploy_args("--dry-run"))
+    assert code == 1 and err.count("\n") == 1 and "the plan as it is on disk is not proven equivalent" in err
+    assert "LOSES GET /orders [GET]: group auditors" in err and f"policies/{auditors.name}" in err
+    assert load_record(demo.plan) == record
+    # ...until the operator accepts exactly what verify reports.
+    acceptance = demo.plan.parent / "acceptance.json"
+    code, out, _ = run(capsys, ["verify", str(demo.plan / "inventory.json"), "--plan", str(demo.plan),
+                                "--write-acceptance", str(acceptance)])
+    assert code == 2 and f"wrote {acceptance}" in "\n".join(out)
+    accept = ("--accept", str(acceptance), "--reason", "auditors move to the admins policy (ticket SEC-42)")
+    code, lines, _ = run(capsys, demo.deploy_args("--dry-run", *accept))
     erin_id, auditors_id = record.policies["rule erin-pets-read: user erin"], record.policies[
         "rule auditors: group auditors"]
     assert code == 2
+    assert lines[0].startswith("gate: NOT proven equivalent (") and lines[0].endswith("(ticket SEC-42)")
     assert change_lines(lines) == [
         f'update verifiedpermissions policy "rule avp-group: group avp-group": '
         f'{record.policies["rule avp-group: group avp-group"]} from policies/{avp_group.name}',
         f'update verifiedpermissions policy "rule auditors: group auditors": {auditors_id} replaced from '
         f"policies/{auditors.name} (its effect, principal or resource changed, which UpdatePolicy cannot change)",
         f'delete verifiedpermissions policy {erin_id}: @id "rule erin-pets-read: user erin" is not in the plan']
-    assert run(capsys, demo.deploy_args("--yes"))[0] == 0
+    assert run(capsys, demo.deploy_args(*accept, "--yes"))[0] == 0
     after = load_record(demo.plan)
+    assert after.gate is not None and after.gate.verdict == "differences"
+    assert after.gate.acceptance is not None
+    assert (after.gate.acceptance.reason, after.gate.acceptance.accepted_by) == (
+        accept[-1], "arn:aws:sts::123456789012:user/moto")
+    assert after.gate.acceptance.sha256 == hashlib.sha256(acceptance.read_bytes()).hexdigest()
+    assert sorted(after.gate.edited) == sorted([f"policies/{avp_group.name}", f"policies/{auditors.name}",
+                                                next(f for f in record.gate.files if "erin-pets-read" in f)])
     in_store = store_policies(after.policy_store_id)
     assert {k: v[1] for k, v in in_store.items()} == planned_ids(demo.plan)
     assert "rule erin-pets-read: user erin" not in in_store

@@ -129,9 +129,14 @@ def test_verify_reads_the_plan_as_edited(demo_inventory, tmp_path, capsys):
     code, _, err = run(capsys, "verify", str(demo_inventory), "--plan", str(plan))
     assert_one_line(code, err, avp.name, "not valid Cedar")
 
-    avp.write_text('permit (principal, action == MyApi::Action::"get /nowhere", resource);')
+    avp.write_text('@id("nowhere")\npermit (principal, action == MyApi::Action::"get /nowhere", resource);')
     code, _, err = run(capsys, "verify", str(demo_inventory), "--plan", str(plan))
     assert_one_line(code, err, "fails strict validation")
+
+    # verify reads the folder as deploy does (one PlanFolder): what deploy would refuse, verify refuses too.
+    avp.write_text('permit (principal, action == MyApi::Action::"get /avp", resource);')
+    code, _, err = run(capsys, "verify", str(demo_inventory), "--plan", str(plan))
+    assert_one_line(code, err, avp.name, "no @id")
 
     avp.unlink()  # a hand edit that drops the avp-group policy: alice loses GET /avp
     code, out, _ = run(capsys, "verify", str(demo_inventory), "--plan", str(plan))

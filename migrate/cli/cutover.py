@@ -102,8 +102,10 @@ def _hours(text: str) -> timedelta:
 def _deployment(args: argparse.Namespace) -> Any:
     from migrate.awsconfig import AwsSession, AwsTarget
     from migrate.cutover.deployment import Deployment
+    from migrate.plan_folder import warn_if_changed
 
     session = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url))
+    warn_if_changed(args.plan)
     return Deployment.load(args.plan, session)
 
 

@@ -88,8 +88,10 @@ def _story(aws: Any, out: Path, region: str) -> None:
     layer = _dependencies_layer()
     lines = _cli("deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", layer,
                  "--yes")
-    _step(7, "deploy --mode shadow", [f"{len(lines) - 1} changes, among them:",
-                                      *[line for line in lines if "lambda function" in line or "authorizer" in line
+    changes = [line for line in lines if line.split(" ", 1)[0] in {"create", "update", "delete"}]
+    _step(7, "deploy --mode shadow", [*[line for line in lines if line.startswith("gate:")],
+                                      f"{len(changes)} changes, among them:",
+                                      *[line for line in changes if "lambda function" in line or "authorizer" in line
                                         or line.startswith("update apigateway method GET /avp")], lines[-1]])
 
     function = LocalAuthorizerFunction(aws, load_record(plan).function_name)

@@ -1,8 +1,9 @@
 """`avp-migrate deploy` and `avp-migrate undeploy`: put a plan's endpoints in shadow mode, and take them back.
 
-Exit codes: 0 done (or nothing to do); 2 with --dry-run when there are changes; 1 on error (one line; a failed
-real run leaves deployment.json naming what exists); 130 on Ctrl-C (it says what was applied, what was not, and
-the commands that continue and undo the run). Changes apply without a prompt only with --yes (migrate.cli.confirm).
+Exit codes: 0 done (or nothing to do); 2 with --dry-run when there are changes; 1 on error or when the gate
+refuses (one line, nothing changed; a failed real run leaves deployment.json naming what exists); 130 on
+Ctrl-C (it says what was applied, what was not, and the commands that continue and undo the run). Changes
+apply without a prompt only with --yes (migrate.cli.confirm).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                              "public layer AWSLambdaPowertoolsPythonV3-python312-x86_64")
     parser.add_argument("--wheelhouse", metavar="DIR",
                         help="with --dependencies pip: install from the wheels in DIR only (no index)")
+    parser.add_argument("--accept", metavar="FILE",
+                        help="deploy a plan that is not proven equivalent: the acceptance `verify --plan DIR "
+                             "--write-acceptance FILE` wrote; refused unless it still matches exactly (needs --reason)")
+    parser.add_argument("--reason", metavar="TEXT", help="with --accept: why, recorded in deployment.json")
     parser.add_argument("--yes", action="store_true",
                         help="apply without a prompt; without it deploy asks on a terminal and refuses elsewhere")
     parser.set_defaults(run=run_deploy)
@@ -74,7 +79,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     options = DeployOptions(mode=args.mode, endpoints=tuple(args.endpoint), ttl=args.ttl,
                             function_name=args.function_name,
                             package=PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer),
-                                                   wheelhouse=args.wheelhouse))
+                                                   wheelhouse=args.wheelhouse),
+                            accept=args.accept, reason=args.reason)
+    # No separate drift warning: the gate's lines name every file changed since `plan` (or its refusal does).
     change_set = plan_deploy(_session(args), args.plan, options)
     ctx = change_set.ctx
     target = f"API {ctx.record.api_name} ({ctx.record.api_id}) stage {ctx.record.stage}"
@@ -87,7 +94,9 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_undeploy(args: argparse.Namespace) -> int:
     from migrate.deploy.undeploy import finish, plan_undeploy
+    from migrate.plan_folder import warn_if_changed
 
+    warn_if_changed(args.plan)
     confirmation = Confirmation.for_command("undeploy", args, applies=not args.dry_run)
     change_set = plan_undeploy(_session(args), args.plan, keep_store=args.keep_store)
     ctx = change_set.ctx
@@ -110,10 +119,13 @@ def present(change_set: Any, args: argparse.Namespace, confirmation: Confirmatio
     as_json = args.format == "json"
     for line in change_set.preamble:  # before anything else, whatever the options (--yes prints it too)
         print(line, file=confirmation.out)
+    if not as_json:
+        for line in ctx.preface:
+            print(line)
     if args.dry_run or not changes:
         if as_json:
             print(json.dumps({"dry_run": args.dry_run, "changes": [c.to_json() for c in changes],
-                              "notes": ctx.notes, "preamble": change_set.preamble}, indent=2))
+                              "notes": ctx.notes, "preamble": change_set.preamble, "gate": ctx.preface}, indent=2))
         else:
             for change in changes:
                 print(change.line)
@@ -134,7 +146,7 @@ def present(change_set: Any, args: argparse.Namespace, confirmation: Confirmatio
     message = after() if after is not None else f"wrote {ctx.record_file}"
     if as_json:
         print(json.dumps({"dry_run": False, "changes": [c.to_json() for c in changes], "notes": ctx.notes,
-                          "preamble": change_set.preamble, "result": message}, indent=2))
+                          "preamble": change_set.preamble, "gate": ctx.preface, "result": message}, indent=2))
     else:
         for note in ctx.notes:
             print(f"note: {note}")

@@ -118,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _deployment(plan: str) -> Any:
     from migrate.deploy.record import load_record
+    from migrate.plan_folder import warn_if_changed
 
+    warn_if_changed(plan)
     return load_record(plan)
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from typing import Any
 
-from migrate.errors import ExitCode
+from migrate.errors import ExitCode, UserError
 from migrate.inventory import load_inventory
 
 EXIT_DIFFERENCES = ExitCode.DIFFERENCES
+EXITS = {"equivalent": ExitCode.OK, "differences": ExitCode.DIFFERENCES, "unproven": ExitCode.UNPROVEN}
 HYPOTHETICAL_SHOWN = 10  # differences for principals no real user is today, shown before "... and N more"
 
 
@@ -24,42 +26,73 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         description="Evaluate both regimes for every route and every principal class (each group combination "
                     "real users have, each group alone, a user in no group, each user a per-user or attribute rule "
                     "touches, each client-credentials client; every token each can obtain) and compare. Exit 0 "
-                    "when equivalent, 2 when anyone gains or loses access, 3 when unproven (the snapshot misses "
-                    "clients, rules or users: the output says what), 1 on error. Offline.")
+                    "when equivalent, 2 when anyone gains or loses access, 3 when the snapshot does not show "
+                    "every principal (unproven: the output says what is missing), 1 on error. Offline.")
     parser.add_argument("inventory", metavar="INVENTORY", help="the snapshot to check against (today's regime)")
     parser.add_argument("--plan", metavar="DIR",
                         help="the plan folder to check (its schema.json and policies/*.cedar, as edited); "
                              "default: translate the snapshot afresh and check that")
     parser.add_argument("--api-id", help="the API, when the snapshot holds several (default: the plan's)")
     parser.add_argument("--user-pool", metavar="POOL_ID", help="the user pool (default: the plan's)")
+    parser.add_argument("--write-acceptance", metavar="FILE",
+                        help="with --plan, when the plan is not proven equivalent: write what verify found (the "
+                             "differences, or why it is unproven) with the hashes of the files it read, for "
+                             "`deploy --accept FILE --reason TEXT`")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from migrate.plan import check
-    from migrate.plan_files import check_plan_folder
+    from migrate.plan_folder import PlanFolder, warn_if_changed
+    from migrate.plan_proof import prove
     from migrate.translate import translate
 
+    if args.write_acceptance and not args.plan:
+        raise UserError("an acceptance is about a plan folder: add --plan DIR", where="--write-acceptance")
     inventory = load_inventory(args.inventory)
+    proof = None
     if args.plan:
-        result = check_plan_folder(inventory, args.plan, api_id=args.api_id, pool_id=args.user_pool)
+        proof = prove(PlanFolder.open(args.plan), inventory, api_id=args.api_id, pool_id=args.user_pool)
+        # After the proof: an error stays one line, naming the file at fault.
+        warn_if_changed(args.plan, without_manifest=True)
+        result, status, reasons = proof.result, proof.status, proof.unproven_reasons
     else:
         result = check(translate(inventory, api_id=args.api_id, pool_id=args.user_pool))
+        reasons = list(result.unproven_reasons)
+        status = result.verdict
+    accepted = _acceptance(args, proof)
     if args.format == "json":
         print(json.dumps({
-            "verdict": result.verdict, "equivalent": result.equivalent,
-            "unproven_reasons": list(result.unproven_reasons), "coverage": result.coverage,
+            "verdict": status, "equivalent": status == "equivalent", "unproven_reasons": reasons,
+            "coverage": result.coverage, "acceptance": accepted,
             "differences": [asdict(d) for d in result.differences],
             "token_mismatches": [asdict(m) for m in result.token_mismatches],
             "classes": len(result.classes), "tokens": result.tokens, "routes": len(result.routes),
             "decisions": result.decisions, "requests": result.requests, "seconds": round(result.seconds, 3)},
             indent=2))
     else:
-        print(render(result))
-    return int(result.exit_code)
+        print(render(result, reasons=reasons))
+        if accepted:
+            print(f"wrote {accepted}: deploy this plan as it is with `avp-migrate deploy --plan {args.plan} "
+                  f"--accept {accepted} --reason TEXT` (refused if anything changes meanwhile)")
+    return int(EXITS[status])
 
 
-def render(result: Any) -> str:
+def _acceptance(args: argparse.Namespace, proof: Any) -> str | None:
+    if not args.write_acceptance:
+        return None
+    if proof.status == "equivalent":
+        print(f"note: the plan is proven equivalent: nothing to accept, {args.write_acceptance} not written",
+              file=sys.stderr)
+        return None
+    from migrate.acceptance import write_acceptance
+
+    write_acceptance(args.write_acceptance, proof, plan=args.plan)
+    return str(args.write_acceptance)
+
+
+def render(result: Any, *, reasons: list[str] | None = None) -> str:
+    reasons = list(result.unproven_reasons) if reasons is None else list(reasons)
     actions = sum(len(r.actions) for r in result.routes)
     lines = [f"checked {len(result.classes)} principal classes ({result.tokens} tokens) x {actions} route actions "
              f"({len(result.routes)} routes): {result.decisions} Cedar decisions for {result.requests} requests in "
@@ -77,15 +110,15 @@ def render(result: Any) -> str:
         if len(hypothetical) > HYPOTHETICAL_SHOWN:
             lines.append(f"  ... and {len(hypothetical) - HYPOTHETICAL_SHOWN} more for principals no user is today "
                          "(--format json lists them all)")
-    elif result.unproven_reasons:
+    elif reasons:
         lines.append("UNPROVEN: no difference found, but the check did not cover every possible principal:")
     else:
         lines.append("equivalent: every principal class can call exactly the routes it can call today, "
                      "with every token it can obtain")
-    if result.unproven_reasons:
+    if reasons:
         if result.differences:
             lines.append("also unproven beyond these differences:")
-        lines += [f"  - {reason}" for reason in result.unproven_reasons]
+        lines += [f"  - {reason}" for reason in reasons]
     return "\n".join(lines)
 
 

@@ -62,6 +62,7 @@ class Context:
     store_arn: str | None = None  # known once the policy store exists
     saved: bool = False  # deployment.json written by this run
     notes: list[str] = field(default_factory=list)
+    preface: list[str] = field(default_factory=list)  # printed before the change set (deploy's gate)
 
     def client(self, service: str) -> Any:
         return self.session.client(service)

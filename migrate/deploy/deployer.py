@@ -1,9 +1,10 @@
 """`deploy`: compute the change set that brings the account to what the plan says, in shadow mode.
 
 Everything that can be checked is checked before the first change: the plan folder (:mod:`.plan_input`), the
-endpoints, the caller's account against the record, the API and stage, the live methods against the plan, the
-layers, the package (pip runs here). Then every resource is read and compared; the result is a list of
-:class:`~migrate.deploy.changes.Change` in the order they must be applied:
+gate (:mod:`.gate`: the folder as it is on disk proven equivalent, or accepted exactly as verified), the
+endpoints (blocked ones are never moved), the caller's account against the record, the API and stage, the live
+methods against the plan, the layers, the package (pip runs here). Then every resource is read and compared;
+the result is a list of :class:`~migrate.deploy.changes.Change` in the order they must be applied:
 
 1. Verified Permissions: store, schema, identity source, policies (:mod:`.avp_store`)
 2. the mode ledger table, its item for this version, the mode document (:mod:`.modes`)
@@ -23,12 +24,14 @@ from authorizer.config import AuthorizerConfig
 from migrate.awsconfig import AwsSession
 from migrate.deploy import apigw, avp_store, function, modes
 from migrate.deploy.context import Context, is_not_found
+from migrate.deploy.gate import Gate, run_gate
 from migrate.deploy.names import Names, partition_of
 from migrate.deploy.package import ARCHITECTURE, RUNTIME, PackageOptions, build_package
 from migrate.deploy.plan_input import PlanInput, PlannedRoute, load_plan
 from migrate.deploy.record import DeploymentRecord, load_record, record_path
 from migrate.deploy.runner import ChangeSet
 from migrate.errors import UserError
+from migrate.plan_folder import PlanFolder
 
 MODES = ("shadow",)  # deploy puts endpoints in shadow; `cutover` moves them on
 
@@ -40,11 +43,28 @@ class DeployOptions:
     ttl: int = 300
     function_name: str | None = None
     package: PackageOptions = field(default_factory=PackageOptions)
+    accept: str | None = None  # an acceptance file (verify --write-acceptance)
+    reason: str | None = None  # why it is accepted
 
 
-def select_routes(plan: PlanInput, endpoints: tuple[str, ...]) -> list[PlannedRoute]:
+BLOCKED = "blocked"
+
+
+def select_routes(plan: PlanInput, endpoints: tuple[str, ...]) -> tuple[list[PlannedRoute], dict[str, str]]:
     """The routes to move, in the plan's order: all migrated routes, or those named (``get /avp`` is ``GET
-    /avp``)."""
+    /avp``); and the routes skipped because the plan blocks them, with why (never moved, even when named)."""
+    selected, skipped = [], {}
+    for route in _named_routes(plan, endpoints):
+        if route.status == BLOCKED:
+            why = "; ".join(route.reasons) or "no reason given"
+            skipped[route.route] = (f"blocked in the plan ({why[:300]}): never moved, even with --accept or "
+                                    "--endpoint; fix the cause and plan again")
+        else:
+            selected.append(route)
+    return selected, skipped
+
+
+def _named_routes(plan: PlanInput, endpoints: tuple[str, ...]) -> list[PlannedRoute]:
     if not endpoints:
         return list(plan.routes.values())
     wanted = set()
@@ -61,7 +81,8 @@ def select_routes(plan: PlanInput, endpoints: tuple[str, ...]) -> list[PlannedRo
 
 def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> ChangeSet:
     plan = load_plan(plan_dir)
-    selected = select_routes(plan, options.endpoints)
+    gate: Gate = run_gate(PlanFolder.open(plan_dir), accept=options.accept, reason=options.reason)
+    selected, gate.skipped = select_routes(plan, options.endpoints)
     if options.mode not in MODES:
         raise UserError(f"expected one of {', '.join(MODES)}, got {options.mode!r} (cut-over is `avp-migrate "
                         "cutover`)", where="--mode")
@@ -79,6 +100,8 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
                        partition=partition_of(caller), function_name=options.function_name or
                        record.function_name or None)
     ctx = Context(session=session, names=names, record=record, folder=plan.folder, caller_arn=caller)
+    ctx.record.gate = gate.record(caller)
+    ctx.preface = gate.lines()
     client = ctx.client("apigateway")
     try:
         client.get_rest_api(restApiId=plan.api_id)

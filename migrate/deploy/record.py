@@ -16,8 +16,15 @@ Format version 1::
       "methods": {"GET /avp": {"resource_id": "...", "http_method": "GET",
                                "original": {"authorizationType": "COGNITO_USER_POOLS", "authorizerId": "...",
                                             "authorizationScopes": ["MyApi/avp.read"]}}},
-      "deployed_at": "2026-11-26T08:00:00+00:00"
+      "deployed_at": "2026-11-26T08:00:00+00:00",
+      "gate": {"verdict": "equivalent", "inventory_sha256": "...", "files": {"schema.json": "<sha256>", ...},
+               "edited": ["policies/005-....cedar"], "skipped": {"GET /x": "blocked in the plan: ..."},
+               "acceptance": null}
     }
+
+``gate`` is the deploy gate's verdict on the plan folder as deployed (:mod:`migrate.deploy.gate`): the sha256 of
+every file it verified and shipped, the files edited since `plan` (re-verified), the blocked endpoints it skipped,
+and, when the plan was deployed although not proven equivalent, the acceptance (file, its sha256, who, why).
 
 ``methods`` holds only the methods deploy moved to the Lambda authorizer, each with its configuration before
 the move: undeploy puts exactly that back.
@@ -53,6 +60,29 @@ class MovedMethod:
 
 
 @dataclass
+class AcceptanceRecord:
+    file: str  # the acceptance file as given to --accept
+    sha256: str  # of its bytes
+    accepted_by: str  # the AWS identity that deployed (sts:GetCallerIdentity)
+    os_user: str  # who ran deploy on this machine
+    reason: str  # --reason
+    verdict: str  # "differences" or "unproven"
+    items: list[str] = field(default_factory=list)  # the findings accepted
+    written_by: str = ""  # who ran verify --write-acceptance, and when
+    written_at: str = ""
+
+
+@dataclass
+class GateRecord:
+    verdict: str  # equivalent, differences, unproven
+    inventory_sha256: str
+    files: dict[str, str] = field(default_factory=dict)
+    edited: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    acceptance: AcceptanceRecord | None = None
+
+
+@dataclass
 class DeploymentRecord:
     api_id: str
     api_name: str
@@ -72,6 +102,7 @@ class DeploymentRecord:
     policies: dict[str, str] = field(default_factory=dict)
     methods: dict[str, MovedMethod] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    gate: GateRecord | None = None
 
 
 def record_path(plan: str | os.PathLike[str]) -> Path:
