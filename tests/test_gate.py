@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from migrate.cutover.ledger import Ledger
 from migrate.deploy.record import load_record
 from migrate.plan import check, write_plan
 from migrate.plan_folder import PlanFolder
@@ -140,6 +141,12 @@ def test_deploy_refuses_an_edited_plan_that_is_not_equivalent_unless_accepted_ex
     assert (accepted.file, accepted.reason, accepted.verdict) == (str(acceptance), reason[1], "differences")
     assert accepted.sha256 == hashlib.sha256(acceptance.read_bytes()).hexdigest()
     assert accepted.accepted_by == "arn:aws:sts::123456789012:user/moto" and accepted.items == document["items"]
+    # the audit log (the mode ledger's deploy entry) records the acceptance too
+    record = load_record(plan)
+    (entry,) = Ledger(boto3.client("dynamodb"), record.ledger_table, f"{record.api_id}#{record.stage}").history()
+    assert entry.action == "deploy" and entry.reason and reason[1] in entry.reason
+    assert entry.details["acceptance"]["sha256"] == accepted.sha256
+    assert entry.details["acceptance"]["items"] == document["items"]
 
 
 def test_files_deploy_reads_but_the_proof_cannot_judge_are_refused_or_unproven(demo: Demo, capsys, tmp_path):

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
+
 from authorizer.modes import ModeDocument, ModeDocumentError
 from migrate.cutover.publish import STANDARD_TIER_BYTES, published_text
 from migrate.deploy.changes import Change
@@ -192,6 +194,14 @@ def _write_ledger(ctx: Context, ddb: Any, version: int, text: str, before: dict[
         "from": {"M": {r: {"S": m} for r, m in before.items()}}, "to": {"M": {r: {"S": mode} for r in routes}},
         "reason": {"S": f"avp-migrate deploy --mode {mode}"},
     }
+    gate = ctx.record.gate
+    if gate is not None and gate.acceptance is not None:  # the audit log says who deployed what unproven, and why
+        accepted = gate.acceptance
+        item["reason"] = {"S": f"avp-migrate deploy --mode {mode} --accept {accepted.file}: {accepted.reason}"}
+        item["details"] = TypeSerializer().serialize({"acceptance": {
+            "file": accepted.file, "sha256": accepted.sha256, "reason": accepted.reason,
+            "accepted_by": accepted.accepted_by, "os_user": accepted.os_user, "verdict": accepted.verdict,
+            "items": list(accepted.items)}})
     try:
         ddb.put_item(TableName=LEDGER_TABLE, Item=item, ConditionExpression="attribute_not_exists(version)")
     except Exception as exc:
