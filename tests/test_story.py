@@ -4,11 +4,9 @@ Permissions endpoint), the shadow report, cut-over of GET /avp, a refused cut-ov
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import boto3
@@ -32,7 +30,7 @@ def stable(path: Path) -> dict:
     return data
 
 
-def test_the_whole_migration(embedded_aws, tmp_path, capsys):
+def test_the_whole_migration(embedded_aws, tmp_path, capsys, dependencies_layer):
     account = seed_demo(region=embedded_aws.region)
     inventory, plan, shadow = tmp_path / "inventory.json", tmp_path / "plan", tmp_path / "shadow"
 
@@ -43,14 +41,9 @@ def test_the_whole_migration(embedded_aws, tmp_path, capsys):
     assert code == 0 and "equivalence: equivalent" in out
     assert run(capsys, "verify", str(inventory), "--plan", str(plan))[0] == 0
 
-    # deploy in shadow mode (dependencies from a layer in the embedded account: no network)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("python/README.txt", "authorizer dependencies")
-    layer = boto3.client("lambda").publish_layer_version(
-        LayerName="deps", Content={"ZipFile": buffer.getvalue()}, CompatibleRuntimes=["python3.12"],
-        CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
-    deploy = ["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", layer]
+    # deploy in shadow mode (dependencies from a layer in the embedded account, built once: tests/conftest.py)
+    deploy = ["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer",
+              dependencies_layer]
     assert run(capsys, *deploy, "--dry-run")[0] == 2
     assert run(capsys, *deploy, "--yes")[0] == 0
     assert run(capsys, *deploy, "--dry-run")[0] == 0
