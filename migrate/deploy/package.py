@@ -186,6 +186,16 @@ def cached_dependencies(architecture: str, cache_dir: Path, wheelhouse: str | No
     return final
 
 
+def default_cache_dir() -> Path:
+    """Where the demo keeps built dependencies: ``AVP_MIGRATE_CACHE``, else ``$XDG_CACHE_HOME/avp-migrate``, else
+    ``~/.cache/avp-migrate``."""
+    explicit = os.environ.get("AVP_MIGRATE_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "avp-migrate"
+
+
 def layer_zip(architecture: str = ARCHITECTURE, cache_dir: Path | None = None,
               wheelhouse: str | None = None) -> bytes:
     """A Lambda layer holding the authorizer's dependencies under ``python/`` (where the Python runtimes look:
