@@ -69,6 +69,10 @@ def stable(inventory: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def demo(embedded_aws, tmp_path, dependencies_layer) -> Demo:
+    return make_demo(embedded_aws, tmp_path, dependencies_layer)
+
+
+def make_demo(embedded_aws, tmp_path, dependencies_layer) -> Demo:
     account = seed_demo(region=embedded_aws.region)
     inventory = scan(account)
     translation = translate(inventory)
