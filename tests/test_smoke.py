@@ -108,7 +108,8 @@ def test_an_answer_that_differs_stops_deploy_before_any_method_moves(demo, monke
     session = AwsSession(AwsTarget())
     # erin has no MyApi/avp.read: the plan expects 401 on GET /avp; the function answers Allow.
     erin = demo.account.sign_in("erin")["access"]
-    session.boto3_session.events.register("before-call.api-gateway.TestInvokeAuthorizer", _forge_allow_for(erin, "/avp"))
+    session.boto3_session.events.register("before-call.api-gateway.TestInvokeAuthorizer",
+                                          _forge_allow_for(erin, "/avp"))
     # The smoke test's own sign-in of erin gets a new token: make it the one the forged answer recognises.
     session.boto3_session.events.register(
         "after-call.cognito-identity-provider.InitiateAuth",
