@@ -62,6 +62,13 @@ def dependencies_layer_zip() -> bytes:
     return layer_zip(cache_dir=DEPENDENCY_CACHE)
 
 
+@pytest.fixture(scope="session")
+def arm64_layer_zip() -> bytes:
+    from migrate.deploy.package import layer_zip
+
+    return layer_zip("arm64", cache_dir=DEPENDENCY_CACHE)
+
+
 @pytest.fixture
 def dependencies_layer(embedded_aws: EmbeddedAws, dependencies_layer_zip: bytes) -> str:
     """The dependencies layer published in the (fresh) embedded account: its version ARN."""

@@ -13,7 +13,7 @@ import pytest
 
 from migrate.cli.main import main
 from migrate.deploy import package_check
-from migrate.deploy.package import PackageOptions, build_package, cached_dependencies, layer_zip
+from migrate.deploy.package import PackageOptions, build_package, cached_dependencies
 from migrate.deploy.package_check import CheckOptions, LayerContent, check_artifact, elf_machine, wheel_tag_fits
 from migrate.deploy.record import load_record
 from migrate.errors import UserError
@@ -123,15 +123,14 @@ def test_an_extension_module_for_another_python_is_refused():
         check_artifact(our_package(), [LayerContent(LAYER_ARN, layer)], CheckOptions())
 
 
-def test_arm64_dependencies_pass_the_binary_checks_without_importing():
-    arm = layer_zip("arm64", cache_dir=DEPENDENCY_CACHE)
+def test_arm64_dependencies_pass_the_binary_checks_without_importing(arm64_layer_zip, dependencies_layer_zip):
+    arm = arm64_layer_zip
     report = check_artifact(our_package("arm64"), [LayerContent(LAYER_ARN, arm)], CheckOptions())
     assert "2 shared object(s) built for arm64, wheel tags match python3.12 arm64" in report.summary
     assert "imports not run: this machine cannot execute arm64 code" in report.summary
     # the x86_64 build is not an arm64 package (its wheel tags say so first)
     with pytest.raises(UserError, match=r"is built for cp312-cp312-manylinux_2_17_x86_64, .* not python3\.12 arm64"):
-        check_artifact(our_package("arm64"), [LayerContent(LAYER_ARN, layer_zip(cache_dir=DEPENDENCY_CACHE))],
-                       CheckOptions())
+        check_artifact(our_package("arm64"), [LayerContent(LAYER_ARN, dependencies_layer_zip)], CheckOptions())
     # without jwt, arm64 is refused too (presence of every imported module)
     with pytest.raises(UserError, match="No module named 'aws_lambda_powertools'"):
         check_artifact(our_package("arm64"), [LayerContent(LAYER_ARN, zip_of({"python/README.txt": b""}))],
@@ -200,9 +199,9 @@ def test_without_an_interpreter_deploy_refuses_unless_told(plan_folder, capsys, 
     assert "note: the handler was NOT imported before deploying (--no-import-check)" in out
 
 
-def test_deploy_arm64(plan_folder, capsys):
+def test_deploy_arm64(plan_folder, capsys, arm64_layer_zip, dependencies_layer_zip):
     _, plan = plan_folder
-    layer = publish(layer_zip("arm64", cache_dir=DEPENDENCY_CACHE), "arm64")
+    layer = publish(arm64_layer_zip, "arm64")
     deploy = ["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", layer,
               "--endpoint", "GET /avp", "--architecture", "arm64"]
     code = main([*deploy, "--yes"])
@@ -212,7 +211,7 @@ def test_deploy_arm64(plan_folder, capsys):
     function = boto3.client("lambda").get_function(FunctionName=load_record(plan).function_name)["Configuration"]
     assert function["Architectures"] == ["arm64"]
     # An x86_64-only layer does not fit an arm64 function.
-    x86 = publish(layer_zip(cache_dir=DEPENDENCY_CACHE))
+    x86 = publish(dependencies_layer_zip)
     code = main(["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", x86,
                  "--endpoint", "GET /avp", "--architecture", "arm64", "--dry-run"])
     assert code == 1 and f"{x86} is for x86_64, not arm64" in capsys.readouterr().err

@@ -201,10 +201,10 @@ def layer_zip(architecture: str = ARCHITECTURE, cache_dir: Path | None = None,
     """A Lambda layer holding the authorizer's dependencies under ``python/`` (where the Python runtimes look:
     Lambda developer guide, "Layer paths for each Lambda runtime")."""
     if cache_dir is not None:
-        return _zip(_tree_entries(cached_dependencies(architecture, cache_dir, wheelhouse), "python/"))
+        return _zip(_tree_entries(cached_dependencies(architecture, cache_dir, wheelhouse), "python/"), level=6)
     with tempfile.TemporaryDirectory(prefix="avp-migrate-layer-") as target:
         build_dependencies(Path(target), architecture, wheelhouse)
-        return _zip(_tree_entries(Path(target), "python/"))
+        return _zip(_tree_entries(Path(target), "python/"), level=6)
 
 
 def pip_command(requirements: Path, target: Path, wheelhouse: str | None,
@@ -232,7 +232,7 @@ def _pip_install(requirements: Path, target: Path, wheelhouse: str | None, archi
                         where="packaging the authorizer")
 
 
-def _zip(entries: dict[str, tuple[bytes, int]]) -> bytes:
+def _zip(entries: dict[str, tuple[bytes, int]], level: int = 9) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
@@ -241,5 +241,5 @@ def _zip(entries: dict[str, tuple[bytes, int]]) -> bytes:
             info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the permissions are honoured
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data, compresslevel=level)
     return buffer.getvalue()
