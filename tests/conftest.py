@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -47,3 +48,30 @@ def aws_clients(embedded_aws: EmbeddedAws):
         return boto3.client(service, region_name=embedded_aws.region)
 
     return make
+
+
+# The authorizer's real dependencies (pip, for Lambda's platform), built once and kept under .cache/ (ignored by
+# git): deploy refuses a package whose handler does not import, so tests deploy a layer that really holds them.
+DEPENDENCY_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "avp-migrate"
+
+
+@pytest.fixture(scope="session")
+def dependencies_layer_zip() -> bytes:
+    from migrate.deploy.package import layer_zip
+
+    return layer_zip(cache_dir=DEPENDENCY_CACHE)
+
+
+@pytest.fixture(scope="session")
+def arm64_layer_zip() -> bytes:
+    from migrate.deploy.package import layer_zip
+
+    return layer_zip("arm64", cache_dir=DEPENDENCY_CACHE)
+
+
+@pytest.fixture
+def dependencies_layer(embedded_aws: EmbeddedAws, dependencies_layer_zip: bytes) -> str:
+    """The dependencies layer published in the (fresh) embedded account: its version ARN."""
+    return boto3.client("lambda", region_name=embedded_aws.region).publish_layer_version(
+        LayerName="authorizer-deps", Content={"ZipFile": dependencies_layer_zip}, CompatibleRuntimes=["python3.12"],
+        CompatibleArchitectures=["x86_64"])["LayerVersionArn"]

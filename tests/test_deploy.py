@@ -70,25 +70,19 @@ def stable(inventory: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def demo(embedded_aws, tmp_path) -> Demo:
-    return make_demo(embedded_aws, tmp_path)
+def demo(embedded_aws, tmp_path, dependencies_layer) -> Demo:
+    return make_demo(embedded_aws, tmp_path, dependencies_layer)
 
 
-def make_demo(embedded_aws: Any, tmp_path: Path) -> Demo:
-    """The demo account seeded, scanned and planned into ``tmp_path/plan``, and a dependencies layer."""
+def make_demo(embedded_aws, tmp_path, dependencies_layer) -> Demo:
     account = seed_demo(region=embedded_aws.region)
     inventory = scan(account)
     translation = translate(inventory)
     plan = tmp_path / "plan"
     write_plan(translation, check(translation), plan, inventory=inventory, inventory_path="inventory.json")
-    # A layer as one would build it (pip install -r authorizer/requirements.txt -t python/); moto only stores it.
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("python/README.txt", "PyJWT[crypto], cryptography, aws-lambda-powertools")
-    layer = boto3.client("lambda").publish_layer_version(
-        LayerName="authorizer-deps", Content={"ZipFile": buffer.getvalue()}, CompatibleRuntimes=["python3.12"],
-        CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
-    return Demo(account, plan, layer, stable(inventory))
+    # The authorizer's dependencies as a layer (pip install -r authorizer/requirements.txt -t python/, built once
+    # per machine: tests/conftest.py).
+    return Demo(account, plan, dependencies_layer, stable(inventory))
 
 
 def run(capsys, argv: list[str]) -> tuple[int, list[str], str]:
@@ -160,8 +154,8 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
     assert [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]] == [
         DEMO.trigger_function]
 
-    code, applied, _ = run(capsys, demo.deploy_args("--yes"))
-    assert code == 0
+    code, applied, err = run(capsys, demo.deploy_args("--yes"))
+    assert code == 0, err
     assert change_lines(applied) == planned  # exactly the change set the dry run announced
     record = load_record(demo.plan)
     avp = boto3.client("verifiedpermissions")

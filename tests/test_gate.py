@@ -25,8 +25,8 @@ ADMIN = 'MyApi::Action::"MyApi/admin"'
 
 
 @pytest.fixture
-def demo(embedded_aws, tmp_path) -> Demo:
-    return make_demo(embedded_aws, tmp_path)
+def demo(embedded_aws, tmp_path, dependencies_layer) -> Demo:
+    return make_demo(embedded_aws, tmp_path, dependencies_layer)
 
 
 def nothing_created(plan: Path) -> bool:

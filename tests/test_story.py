@@ -4,19 +4,19 @@ Permissions endpoint), the shadow report, cut-over of GET /avp, a refused cut-ov
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import boto3
 
 from migrate.cli.main import main
+from migrate.deploy.package_check import find_interpreter
 from migrate.deploy.record import load_record
 from migrate.embedded.functions import LocalAuthorizerFunction, demo_traffic
 from migrate.embedded.seed import seed_demo
+from tests.conftest import DEPENDENCY_CACHE
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -32,7 +32,7 @@ def stable(path: Path) -> dict:
     return data
 
 
-def test_the_whole_migration(embedded_aws, tmp_path, capsys):
+def test_the_whole_migration(embedded_aws, tmp_path, capsys, dependencies_layer):
     account = seed_demo(region=embedded_aws.region)
     inventory, plan, shadow = tmp_path / "inventory.json", tmp_path / "plan", tmp_path / "shadow"
 
@@ -43,14 +43,9 @@ def test_the_whole_migration(embedded_aws, tmp_path, capsys):
     assert code == 0 and "equivalence: equivalent" in out
     assert run(capsys, "verify", str(inventory), "--plan", str(plan))[0] == 0
 
-    # deploy in shadow mode (dependencies from a layer in the embedded account: no network)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("python/README.txt", "authorizer dependencies")
-    layer = boto3.client("lambda").publish_layer_version(
-        LayerName="deps", Content={"ZipFile": buffer.getvalue()}, CompatibleRuntimes=["python3.12"],
-        CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
-    deploy = ["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", layer]
+    # deploy in shadow mode (dependencies from a layer in the embedded account, built once: tests/conftest.py)
+    deploy = ["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer",
+              dependencies_layer]
     assert run(capsys, *deploy, "--dry-run")[0] == 2
     assert run(capsys, *deploy, "--yes")[0] == 0
     assert run(capsys, *deploy, "--dry-run")[0] == 0
@@ -109,8 +104,13 @@ def test_the_whole_migration(embedded_aws, tmp_path, capsys):
     assert stable(again) == stable(inventory)
 
 
-def test_the_demo_command_tells_the_story(tmp_path):
-    env_free = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+def test_the_demo_command_tells_the_story(tmp_path, dependencies_layer_zip):
+    # A bare environment, but this machine's CPython 3.12 for deploy's package check and the dependencies the
+    # tests built already (so the demo needs no index).
+    interpreter = find_interpreter("3.12")
+    assert interpreter is not None, "the tests need a CPython 3.12 (pyenv or python3.12 on PATH)"
+    env_free = {"PATH": f"/usr/bin:/bin:{Path(interpreter.path).parent}", "HOME": str(tmp_path),
+                "AVP_MIGRATE_CACHE": str(DEPENDENCY_CACHE)}
     result = subprocess.run([sys.executable, "-m", "migrate", "demo", "--out", str(tmp_path / "demo")],
                             capture_output=True, text=True, env=env_free, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -118,5 +118,10 @@ def test_the_demo_command_tells_the_story(tmp_path):
                  "(not ready)", "[13] rollback", "[14] status", "[15] undeploy"):
         assert step in result.stdout
     assert "a scan after undeploy equals the scan before deploy" in result.stdout
+    (package_line,) = [line for line in result.stdout.splitlines() if "package check:" in line]
+    assert "authorizer.handler.lambda_handler and the" in package_line and "load in CPython 3.12" in package_line
+    (smoke_line,) = [line for line in result.stdout.splitlines() if "smoke test" in line]
+    assert "smoke test passed: an invalid token got 401; 104 requests as 8 signed-in user(s) on 13 route(s)" in (
+        smoke_line)
     assert (tmp_path / "demo" / "plan" / "report.html").exists()
     assert (tmp_path / "demo" / "shadow" / "shadow-report.html").exists()

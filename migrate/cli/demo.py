@@ -12,7 +12,6 @@ import contextlib
 import io
 import os
 import shutil
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +84,23 @@ def _story(aws: Any, out: Path, region: str) -> None:
     _step(5, "plan", _cli("plan", str(inventory), "--out", str(plan)))
     _step(6, "verify", _cli("verify", str(inventory), "--plan", str(plan)))
 
+    from migrate.deploy.smoke import PASSWORD_ENV
+    from migrate.embedded.seed import DEMO
+
     layer = _dependencies_layer()
+    # The smoke test signs every demo user in (the password is read from the environment, as on a real account).
+    os.environ[PASSWORD_ENV] = account.password
+    smoke_users = [argument for user in DEMO.users for argument in ("--smoke-user", user.username)]
     lines = _cli("deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer", layer,
-                 "--yes")
+                 *smoke_users, "--yes")
     changes = [line for line in lines if line.split(" ", 1)[0] in {"create", "update", "delete"}]
     _step(7, "deploy --mode shadow", [*[line for line in lines if line.startswith("gate:")],
                                       f"{len(changes)} changes, among them:",
                                       *[line for line in changes if "lambda function" in line or "authorizer" in line
-                                        or line.startswith("update apigateway method GET /avp")], lines[-1]])
+                                        or line.startswith("update apigateway method GET /avp")],
+                                      *[line for line in lines if line.startswith("note: package check")],
+                                      *[line for line in lines if "smoke test" in line and not
+                                        line.startswith("check ")], lines[-1]])
 
     function = LocalAuthorizerFunction(aws, load_record(plan).function_name)
     traffic = demo_traffic(function, account, rounds=SHADOW_ROUNDS, skip_routes=(ROUTE_WITHOUT_TRAFFIC,))
@@ -152,14 +160,14 @@ def _stable(path: Path) -> Any:
 
 def _dependencies_layer() -> str:
     """The authorizer's dependencies as a Lambda layer in the embedded account (`deploy --dependencies layers`):
-    moto stores layers without running them, and the demo must not need PyPI."""
+    built with pip for Lambda's platform once, then kept (AVP_MIGRATE_CACHE, else ~/.cache/avp-migrate), so only
+    the first demo on a machine needs PyPI. deploy checks that the handler imports with it."""
     import boto3
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("python/README.txt", "pip install -r authorizer/requirements.txt -t python/")
+    from migrate.deploy.package import default_cache_dir, layer_zip
+
     return boto3.client("lambda").publish_layer_version(
-        LayerName="avp-migrate-demo-authorizer-deps", Content={"ZipFile": buffer.getvalue()},
+        LayerName="avp-migrate-demo-authorizer-deps", Content={"ZipFile": layer_zip(cache_dir=default_cache_dir())},
         CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
 
 

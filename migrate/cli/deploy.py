@@ -44,6 +44,23 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                              "public layer AWSLambdaPowertoolsPythonV3-python312-x86_64")
     parser.add_argument("--wheelhouse", metavar="DIR",
                         help="with --dependencies pip: install from the wheels in DIR only (no index)")
+    parser.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64",
+                        help="the function's architecture; dependencies are built for manylinux2014_x86_64 or "
+                             "manylinux2014_aarch64 (default x86_64)")
+    parser.add_argument("--check-python", metavar="PATH",
+                        help="the CPython 3.12 that imports the package before deploy (default: python3.12 on PATH "
+                             "or under pyenv)")
+    parser.add_argument("--no-import-check", action="store_true",
+                        help="deploy even when no CPython 3.12 is at hand to import the package (recorded as a note; "
+                             "wheel tags and shared objects are still checked)")
+    parser.add_argument("--smoke-user", action="append", default=[], metavar="NAME",
+                        help="smoke-test the deployed authorizer with this user's tokens before any method moves "
+                             "(repeatable; password in AVP_MIGRATE_SMOKE_PASSWORD)")
+    parser.add_argument("--smoke-client", metavar="ID",
+                        help="the app client the smoke users sign in with (default: the plan's first client that "
+                             "allows USER_PASSWORD_AUTH)")
+    parser.add_argument("--log-retention-days", type=int, default=30, metavar="DAYS",
+                        help="how long the authorizer's log group keeps records (default 30)")
     parser.add_argument("--accept", metavar="FILE",
                         help="deploy a plan that is not proven equivalent: the acceptance `verify --plan DIR "
                              "--write-acceptance FILE` wrote; refused unless it still matches exactly (needs --reason)")
@@ -74,13 +91,17 @@ def _session(args: argparse.Namespace) -> Any:
 def run_deploy(args: argparse.Namespace) -> int:
     from migrate.deploy.deployer import DeployOptions, plan_deploy
     from migrate.deploy.package import PackageOptions
+    from migrate.deploy.package_check import CheckOptions
+    from migrate.deploy.smoke import SmokeOptions
 
     confirmation = Confirmation.for_command("deploy", args, applies=not args.dry_run)
     options = DeployOptions(mode=args.mode, endpoints=tuple(args.endpoint), ttl=args.ttl,
                             function_name=args.function_name,
                             package=PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer),
-                                                   wheelhouse=args.wheelhouse),
-                            accept=args.accept, reason=args.reason)
+                                                   wheelhouse=args.wheelhouse, architecture=args.architecture),
+                            check=CheckOptions(interpreter=args.check_python, skip_import=args.no_import_check),
+                            smoke=SmokeOptions(users=tuple(args.smoke_user), client_id=args.smoke_client),
+                            log_retention_days=args.log_retention_days, accept=args.accept, reason=args.reason)
     # No separate drift warning: the gate's lines name every file changed since `plan` (or its refusal does).
     change_set = plan_deploy(_session(args), args.plan, options)
     ctx = change_set.ctx
@@ -131,7 +152,8 @@ def present(change_set: Any, args: argparse.Namespace, confirmation: Confirmatio
                 print(change.line)
             for note in ctx.notes:
                 print(f"note: {note}")
-            print(f"{len(changes)} change(s); dry run: nothing was changed" if changes else unchanged)
+            count = sum(c.action != "check" for c in changes)  # the smoke test is a check, not a change
+            print(f"{count} change(s); dry run: nothing was changed" if changes else unchanged)
         if not args.dry_run:
             if after is not None:
                 print(after())
@@ -150,5 +172,5 @@ def present(change_set: Any, args: argparse.Namespace, confirmation: Confirmatio
     else:
         for note in ctx.notes:
             print(f"note: {note}")
-        print(f"{done}: {len(changes)} change(s) applied; {message}")
+        print(f"{done}: {sum(c.action != 'check' for c in changes)} change(s) applied; {message}")
     return 0

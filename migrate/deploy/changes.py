@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ACTIONS = ("create", "update", "delete")
+ACTIONS = ("create", "update", "delete", "check")  # check: a test run between changes (deploy's smoke test)
 
 
 @dataclass(frozen=True)
 class Change:
-    action: str  # create, update, delete
+    action: str  # create, update, delete, check
     resource: str  # "<service> <kind> <name>"
     detail: str = ""
     apply: Callable[[], Any] | None = None

@@ -3,13 +3,18 @@
 Everything that can be checked is checked before the first change: the plan folder (:mod:`.plan_input`), the
 gate (:mod:`.gate`: the folder as it is on disk proven equivalent, or accepted exactly as verified), the
 endpoints (blocked ones are never moved), the caller's account against the record, the API and stage, the live
-methods against the plan, the layers, the package (pip runs here). Then every resource is read and compared;
-the result is a list of :class:`~migrate.deploy.changes.Change` in the order they must be applied:
+methods against the plan, the layers, the package (pip runs here) and whether it runs: the zip and its layers,
+unpacked, must import in a clean CPython of the runtime's version (:mod:`.package_check`). Then every resource
+is read and compared; the result is a list of :class:`~migrate.deploy.changes.Change` in the order they must be
+applied:
 
 1. Verified Permissions: store, schema, identity source, policies (:mod:`.avp_store`)
 2. the mode ledger table, its item for this version, the mode document (:mod:`.modes`)
-3. the log group, the role and its policy, the function (:mod:`.function`)
-4. the API Gateway authorizer, Lambda's permission for it, the methods, the stage deployment (:mod:`.apigw`)
+3. the log group (with its retention), the role and its policy, the function (:mod:`.function`)
+4. the API Gateway authorizer, Lambda's permission for it (:mod:`.apigw`, :mod:`.function`)
+5. the smoke test, through API Gateway's TestInvokeAuthorizer (:mod:`.smoke`): a check, not a change; when it
+   fails, deploy stops here, before any method has moved
+6. the methods, the stage deployment (:mod:`.apigw`)
 
 Resources a later step needs (the store's ARN for the role policy, the authorizer's id for the permission) are
 read from the shared context when the change is applied, so one run can create everything.
@@ -26,10 +31,12 @@ from migrate.deploy import apigw, avp_store, function, modes
 from migrate.deploy.context import Context, is_not_found
 from migrate.deploy.gate import Gate, run_gate
 from migrate.deploy.names import Names, partition_of
-from migrate.deploy.package import ARCHITECTURE, RUNTIME, PackageOptions, build_package
+from migrate.deploy.package import RUNTIME, PackageOptions, build_package
+from migrate.deploy.package_check import CheckOptions, LayerContent, check_artifact, download_layer
 from migrate.deploy.plan_input import PlanInput, PlannedRoute, load_plan
 from migrate.deploy.record import DeploymentRecord, load_record, record_path
 from migrate.deploy.runner import ChangeSet
+from migrate.deploy.smoke import SmokeOptions, plan_smoke, smoke_change
 from migrate.errors import UserError
 from migrate.plan_folder import PlanFolder
 
@@ -45,6 +52,9 @@ class DeployOptions:
     package: PackageOptions = field(default_factory=PackageOptions)
     accept: str | None = None  # an acceptance file (verify --write-acceptance)
     reason: str | None = None  # why it is accepted
+    check: CheckOptions = field(default_factory=CheckOptions)
+    smoke: SmokeOptions = field(default_factory=SmokeOptions)
+    log_retention_days: int = function.DEFAULT_LOG_RETENTION_DAYS
 
 
 BLOCKED = "blocked"
@@ -90,6 +100,9 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
         raise UserError(f"must be between 0 and {apigw.MAX_TTL} seconds (API Gateway's limit), got {options.ttl}",
                         where="--ttl")
     options.package.check()
+    if options.log_retention_days not in function.LOG_RETENTION_DAYS:
+        raise UserError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, function.LOG_RETENTION_DAYS))} "
+                        f"days, got {options.log_retention_days}", where="--log-retention-days")
     identity = session.client("sts").get_caller_identity()
     account, caller = identity["Account"], identity["Arn"]
     record = _existing_record(plan, session.region, account)
@@ -113,22 +126,30 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
         raise
     apigw.check_stage(client, plan.api_id, plan.stage)
     live = apigw.read_methods(client, plan.api_id)
-    _check_layers(ctx, options.package.layers)
+    layers = _check_layers(ctx, options.package.layers, options.package.architecture)
     package = build_package(plan.config_text, options.package)
+    report = check_artifact(package, layers, options.check)
+    ctx.notes += [report.summary, *report.notes]
 
     changes = avp_store.plan_avp(ctx, plan)
     route_keys = tuple(sorted(AuthorizerConfig.from_json(plan.config_text).routes))
     mode_plan = modes.plan_modes(ctx, [r.route for r in selected], options.mode, route_keys)
+    smoke = plan_smoke(ctx, plan, dict(mode_plan.document.get("routes") or {}),
+                       str(mode_plan.document.get("default") or "scope"), options.smoke)
     changes += mode_plan.changes
-    changes += function.plan_log_group(ctx)
+    changes += function.plan_log_group(ctx, options.log_retention_days)
     changes += function.plan_role(ctx)
     function_changes = function.plan_function(ctx, package, mode_plan.document, route_keys)
     changes += function_changes
     authorizer_changes, authorizer_names = apigw.plan_authorizer(ctx, options.ttl)
     changes += authorizer_changes
     function_exists = not any(c.action == "create" for c in function_changes)
-    changes += function.plan_permission(ctx, function_exists, authorizer_known=bool(ctx.record.authorizer_id))
+    permission = function.plan_permission(ctx, function_exists, authorizer_known=bool(ctx.record.authorizer_id))
+    changes += permission
     moves = apigw.plan_moves(ctx, selected, live, authorizer_names)
+    if moves or function_changes or authorizer_changes or permission:
+        # What the methods are about to be given must answer as the plan says, before the first one moves.
+        changes.append(smoke_change(ctx, smoke))
     changes += moves
     total = len(ctx.record.methods) + len(moves)
     changes += apigw.plan_stage_deployment(
@@ -154,11 +175,12 @@ def _existing_record(plan: PlanInput, region: str, account: str) -> DeploymentRe
     return record
 
 
-def _check_layers(ctx: Context, layers: tuple[str, ...]) -> None:
-    """Each layer must exist, be readable by this account, and fit python3.12 on x86_64, before anything
-    changes (GetLayerVersion takes the layer's ARN as LayerName; public layers such as Powertools' grant
-    lambda:GetLayerVersion to everyone)."""
+def _check_layers(ctx: Context, layers: tuple[str, ...], architecture: str) -> list[LayerContent]:
+    """Each layer must exist, be readable by this account, and fit python3.12 on the function's architecture,
+    before anything changes (GetLayerVersion takes the layer's ARN as LayerName; public layers such as
+    Powertools' grant lambda:GetLayerVersion to everyone). Its content is downloaded for the package check."""
     lam = ctx.client("lambda")
+    contents = []
     for arn in layers:
         layer, _, version = arn.rpartition(":")
         try:
@@ -172,5 +194,7 @@ def _check_layers(ctx: Context, layers: tuple[str, ...]) -> None:
         architectures = found.get("CompatibleArchitectures") or []
         if runtimes and RUNTIME not in runtimes:
             raise UserError(f"{arn} is for {', '.join(runtimes)}, not {RUNTIME}", where="--layer")
-        if architectures and ARCHITECTURE not in architectures:
-            raise UserError(f"{arn} is for {', '.join(architectures)}, not {ARCHITECTURE}", where="--layer")
+        if architectures and architecture not in architectures:
+            raise UserError(f"{arn} is for {', '.join(architectures)}, not {architecture}", where="--layer")
+        contents.append(download_layer(arn, found.get("Content") or {}))
+    return contents

@@ -11,7 +11,8 @@ three statements; any other inline or attached policy on it is removed (the role
   itself, so the function does not need ``logs:CreateLogGroup`` (which AWSLambdaBasicExecutionRole grants on
   every log group of the account).
 
-The function: ``python3.12``, ``x86_64`` (the platform the dependencies are built for), handler
+The log group keeps records ``--log-retention-days`` (default 30). The function: ``python3.12``, ``x86_64`` or
+``arm64`` (``--architecture``: the platform the dependencies are built for), handler
 ``authorizer.handler.lambda_handler``, environment ``AVP_AUTHZ_POLICY_STORE_ID``, ``AVP_AUTHZ_MODES_PARAMETER``,
 ``AVP_AUTHZ_MODES`` (the fallback: the ledger's newest mode document in the compact spelling, kept in step by
 every later change: migrate.cutover.fallback; authorizer/README.md "Mode state"). Other
@@ -30,11 +31,15 @@ from migrate.cutover.ledger import Ledger
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found, retry_eventual
 from migrate.deploy.names import LEDGER_TABLE, PERMISSION_STATEMENT_ID, ROLE_POLICY_NAME
-from migrate.deploy.package import ARCHITECTURE, HANDLER, RUNTIME, Package
+from migrate.deploy.package import HANDLER, RUNTIME, Package
 from migrate.errors import UserError
 
 TIMEOUT_SECONDS = 10  # the AVP call is bounded at 300 ms; a cold start with a JWKS fetch needs a few seconds
 MEMORY_MB = 256  # cryptography's import is CPU-bound and Lambda's CPU grows with memory
+# PutRetentionPolicy's retentionInDays takes only these values (CloudWatch Logs API reference).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+DEFAULT_LOG_RETENTION_DAYS = 30
 ENV_LIMIT_BYTES = 4096  # Lambda quotas: 4 KB for all environment variables of a function, in aggregate
 ENV_STORE, ENV_PARAMETER, ENV_MODES = "AVP_AUTHZ_POLICY_STORE_ID", "AVP_AUTHZ_MODES_PARAMETER", "AVP_AUTHZ_MODES"
 
@@ -53,13 +58,21 @@ def role_policy(store_arn: str, parameter_arn: str, log_group_arn: str) -> dict[
     ]}
 
 
-def plan_log_group(ctx: Context) -> list[Change]:
+def plan_log_group(ctx: Context, retention_days: int = DEFAULT_LOG_RETENTION_DAYS) -> list[Change]:
+    """The function's log group, with a retention period (PutRetentionPolicy; updated when it differs): without
+    one, CloudWatch Logs keeps the shadow records, principals included, forever."""
     logs = ctx.client("logs")
     name = ctx.names.log_group
     groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups") or []
-    if any(g["logGroupName"] == name for g in groups):
+    found = next((g for g in groups if g["logGroupName"] == name), None)
+    retain = _bind(logs.put_retention_policy, logGroupName=name, retentionInDays=retention_days)
+    if found is not None:
         ctx.record.log_group = name
-        return []
+        current = found.get("retentionInDays")  # absent: "Never expire"
+        if current == retention_days:
+            return []
+        return [Change("update", f"logs log group {name}",
+                       f"retention {current or 'never expire'} -> {retention_days} days", apply=retain)]
 
     def create() -> None:
         ctx.record.log_group = name
@@ -68,8 +81,10 @@ def plan_log_group(ctx: Context) -> list[Change]:
         except Exception as exc:
             if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
+        retain()
 
-    return [Change("create", f"logs log group {name}", "the authorizer's shadow records", apply=create)]
+    return [Change("create", f"logs log group {name}",
+                   f"the authorizer's shadow records, kept {retention_days} days", apply=create)]
 
 
 def plan_role(ctx: Context) -> list[Change]:
@@ -194,7 +209,7 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
             # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually consistent):
             # CreateFunction then fails with InvalidParameterValueException "...cannot be assumed by Lambda".
             created = retry_eventual(lambda: lam.create_function(
-                FunctionName=name, Code={"ZipFile": package.zip_bytes}, Architectures=[ARCHITECTURE],
+                FunctionName=name, Code={"ZipFile": package.zip_bytes}, Architectures=[package.architecture],
                 Layers=list(package.layers), Environment={"Variables": environment or {}}, Publish=False,
                 **settings), retry_if=_role_not_ready)
             ctx.record.function_arn = created["FunctionArn"]
@@ -203,7 +218,7 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
             lam.get_waiter("function_active_v2").wait(FunctionName=name)
             settle_fallback(ctx, route_keys)
 
-        return [Change("create", f"lambda function {name}", f"{RUNTIME} {ARCHITECTURE}, {package.describe()}",
+        return [Change("create", f"lambda function {name}", f"{RUNTIME} {package.architecture}, {package.describe()}",
                        apply=create)]
     ctx.record.function_name, ctx.record.function_arn = name, config["FunctionArn"]
     current_env = (config.get("Environment") or {}).get("Variables") or {}
@@ -214,13 +229,14 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
     if [layer["Arn"] for layer in config.get("Layers") or []] != list(package.layers):
         differences.append("layers")
     code_changed = (config.get("CodeSha256") != package.sha256
-                    or (config.get("Architectures") or ["x86_64"]) != [ARCHITECTURE])
+                    or (config.get("Architectures") or ["x86_64"]) != [package.architecture])
     if not differences and not code_changed:
         return []
 
     def update() -> None:
         if code_changed:
-            lam.update_function_code(FunctionName=name, ZipFile=package.zip_bytes, Architectures=[ARCHITECTURE])
+            lam.update_function_code(FunctionName=name, ZipFile=package.zip_bytes,
+                                     Architectures=[package.architecture])
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         if differences:
             environment = desired_environment(ctx, current_env, fallback_for(current_env, document, route_keys))

@@ -1,22 +1,26 @@
 """The authorizer's Lambda deployment package: the ``authorizer/`` package, the plan's ``authorizer-config.json``
-and (depending on ``--dependencies``) its third-party dependencies.
+and (depending on ``--dependencies``) its third-party dependencies. The one package builder: deploy, the demo's
+dependencies layer and the tests all build here (:func:`build_package`, :func:`build_dependencies`,
+:func:`cached_dependencies`, :func:`layer_zip`).
 
 Two ways to provide PyJWT[crypto], cryptography and Powertools, which must be built for the function's platform
-(Amazon Linux, x86_64, CPython 3.12), never for the machine running deploy:
+(Amazon Linux, ``--architecture`` x86_64 or arm64, CPython 3.12), never for the machine running deploy:
 
 * ``pip`` (default): ``pip install -r authorizer/requirements.txt --target DIR --platform manylinux2014_x86_64
-  --implementation cp --python-version 3.12 --only-binary=:all:`` and everything lands in the zip. Without
-  ``--python-version`` pip would pick wheels for the interpreter running deploy (cffi, for one, ships
-  per-Python-version binaries). Needs PyPI, or ``--wheelhouse DIR`` (``--no-index --find-links DIR``) on a machine
-  without it.
+  (or manylinux2014_aarch64) --implementation cp --python-version 3.12 --only-binary=:all:`` and everything lands
+  in the zip. Without ``--python-version`` pip would pick wheels for the interpreter running deploy (cffi, for
+  one, ships per-Python-version binaries). Needs PyPI, or ``--wheelhouse DIR`` (``--no-index --find-links DIR``)
+  on a machine without it.
 * ``layers``: the zip holds only our code; the dependencies come from Lambda layers given with ``--layer ARN``.
   The Powertools public layer (``arn:aws:lambda:REGION:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-
   x86_64:VERSION``, Powertools docs, "Install / Lambda Layer") is built with the ``[all]`` extras (Powertools
   repository, layer_v3/layer/layer_stack.py: ``include_extras=True``), and in the Powertools version we pin
   (3.37.0) ``[all]`` includes PyJWT and cryptography (its METADATA: ``Requires-Dist: pyjwt ...; extra == 'all'``).
-  Older Powertools versions may not: check the layer's contents, or add a layer of your own built with the pip
-  command above into ``python/``. deploy checks that each layer exists and is compatible with python3.12/x86_64
-  before changing anything.
+  Older Powertools versions may not: deploy downloads each layer and checks that the handler imports with it
+  (:mod:`.package_check`), or add a layer of your own (:func:`layer_zip` builds one: ``python/`` + the pip tree).
+
+Whichever way, :mod:`.package_check` checks the artifact before anything is created: the handler must import in
+a clean CPython of the runtime's version with only the package, the layers and the runtime's own SDK on its path.
 
 The zip is deterministic (sorted entries, fixed timestamps and modes), so the same inputs give the same
 ``CodeSha256`` and a re-run of deploy sees no code change.
@@ -29,6 +33,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,8 +45,12 @@ from migrate.errors import UserError
 
 RUNTIME = "python3.12"
 PYTHON_VERSION = "3.12"
-ARCHITECTURE = "x86_64"
-PIP_PLATFORM = "manylinux2014_x86_64"
+ARCHITECTURE = "x86_64"  # the default --architecture
+ARCHITECTURES = ("x86_64", "arm64")  # Lambda's Architectures values (CreateFunction)
+# pip's --platform per Lambda architecture: manylinux2014 wheels need glibc 2.17, and the python3.12 runtime
+# (Amazon Linux 2023) has glibc 2.34 (Lambda developer guide, "Lambda runtimes").
+PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+PIP_PLATFORM = PIP_PLATFORMS[ARCHITECTURE]
 HANDLER = "authorizer.handler.lambda_handler"
 # CreateFunction's ZipFile: 50 MB zipped at most (Lambda quotas, "Deployment package (.zip file archive) size").
 MAX_ZIP_BYTES = 50 * 1024 * 1024
@@ -56,8 +65,14 @@ class PackageOptions:
     dependencies: str = "pip"
     layers: tuple[str, ...] = ()
     wheelhouse: str | None = None
+    architecture: str = ARCHITECTURE
+    # A folder where the pip-built dependencies are kept between runs (the demo and the tests); None: build fresh.
+    cache_dir: str | None = None
 
     def check(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise UserError(f"expected one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}",
+                            where="--architecture")
         if self.dependencies not in DEPENDENCY_MODES:
             raise UserError(f"expected one of {', '.join(DEPENDENCY_MODES)}, got {self.dependencies!r}",
                             where="--dependencies")
@@ -84,6 +99,7 @@ class Package:
     dependencies: str
     layers: tuple[str, ...]
     files: int
+    architecture: str = ARCHITECTURE
 
     @property
     def sha256(self) -> str:
@@ -94,7 +110,8 @@ class Package:
         size = f"{len(self.zip_bytes) / 1024:.0f} KiB"
         if self.dependencies == "layers":
             return f"{self.files} files, {size}, dependencies from {len(self.layers)} layer(s)"
-        return f"{self.files} files, {size}, dependencies bundled for {PIP_PLATFORM} CPython {PYTHON_VERSION}"
+        return (f"{self.files} files, {size}, dependencies bundled for {PIP_PLATFORMS[self.architecture]} CPython "
+                f"{PYTHON_VERSION}")
 
 
 def authorizer_source() -> Path:
@@ -114,46 +131,108 @@ def build_package(config_text: str, options: PackageOptions) -> Package:
     # Where authorizer.settings looks by default: next to the package's modules.
     entries["authorizer/authorizer-config.json"] = (config_text.encode("utf-8"), 0o644)
     if options.dependencies == "pip":
-        with tempfile.TemporaryDirectory(prefix="avp-migrate-deps-") as target:
-            _pip_install(source / "requirements.txt", Path(target), options.wheelhouse)
-            for path in sorted(Path(target).rglob("*")):
-                relative = path.relative_to(target).as_posix()
-                if path.is_dir() or "__pycache__" in path.parts or relative.startswith("bin/"):
-                    continue
-                mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                entries[relative] = (path.read_bytes(), mode)
+        if options.cache_dir:
+            entries.update(_tree_entries(cached_dependencies(options.architecture, Path(options.cache_dir),
+                                                             options.wheelhouse)))
+        else:
+            with tempfile.TemporaryDirectory(prefix="avp-migrate-deps-") as target:
+                build_dependencies(Path(target), options.architecture, options.wheelhouse)
+                entries.update(_tree_entries(Path(target)))
     data = _zip(entries)
     if len(data) > MAX_ZIP_BYTES:
         raise UserError(f"the package is {len(data) // (1024 * 1024)} MB, over Lambda's 50 MB for a direct upload: "
                         "use --dependencies layers", where="--dependencies")
     return Package(zip_bytes=data, dependencies=options.dependencies, layers=tuple(options.layers),
-                   files=len(entries))
+                   files=len(entries), architecture=options.architecture)
 
 
-def pip_command(requirements: Path, target: Path, wheelhouse: str | None) -> list[str]:
+def _tree_entries(root: Path, prefix: str = "") -> dict[str, tuple[bytes, int]]:
+    entries: dict[str, tuple[bytes, int]] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_dir() or "__pycache__" in path.parts or relative.startswith("bin/"):
+            continue
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        entries[prefix + relative] = (path.read_bytes(), mode)
+    return entries
+
+
+def build_dependencies(target: Path, architecture: str = ARCHITECTURE, wheelhouse: str | None = None) -> None:
+    """pip-install authorizer/requirements.txt into ``target`` for the function's platform."""
+    _pip_install(authorizer_source() / "requirements.txt", target, wheelhouse, architecture)
+
+
+def cached_dependencies(architecture: str, cache_dir: Path, wheelhouse: str | None = None) -> Path:
+    """The dependencies built once into ``cache_dir`` (keyed by requirements.txt, platform and Python version) and
+    reused after: a second run needs no index. Built into a temporary folder and renamed, so a half-built tree is
+    never used."""
+    requirements = (authorizer_source() / "requirements.txt").read_bytes()
+    key = hashlib.sha256(requirements + f"|{PIP_PLATFORMS[architecture]}|cp{PYTHON_VERSION}".encode()).hexdigest()
+    final = cache_dir / f"deps-{architecture}-cp{PYTHON_VERSION.replace('.', '')}-{key[:16]}"
+    if final.is_dir():
+        return final
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
+    try:
+        build_dependencies(building, architecture, wheelhouse)
+        try:
+            building.rename(final)
+        except OSError:
+            if not final.is_dir():  # not another run that finished first
+                raise
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+    return final
+
+
+def default_cache_dir() -> Path:
+    """Where the demo keeps built dependencies: ``AVP_MIGRATE_CACHE``, else ``$XDG_CACHE_HOME/avp-migrate``, else
+    ``~/.cache/avp-migrate``."""
+    explicit = os.environ.get("AVP_MIGRATE_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "avp-migrate"
+
+
+def layer_zip(architecture: str = ARCHITECTURE, cache_dir: Path | None = None,
+              wheelhouse: str | None = None) -> bytes:
+    """A Lambda layer holding the authorizer's dependencies under ``python/`` (where the Python runtimes look:
+    Lambda developer guide, "Layer paths for each Lambda runtime")."""
+    if cache_dir is not None:
+        return _zip(_tree_entries(cached_dependencies(architecture, cache_dir, wheelhouse), "python/"), level=6)
+    with tempfile.TemporaryDirectory(prefix="avp-migrate-layer-") as target:
+        build_dependencies(Path(target), architecture, wheelhouse)
+        return _zip(_tree_entries(Path(target), "python/"), level=6)
+
+
+def pip_command(requirements: Path, target: Path, wheelhouse: str | None,
+                architecture: str = ARCHITECTURE) -> list[str]:
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--target", str(target), "--platform", PIP_PLATFORM, "--implementation", "cp",
+               "--target", str(target), "--platform", PIP_PLATFORMS[architecture], "--implementation", "cp",
                "--python-version", PYTHON_VERSION, "--only-binary=:all:", "-r", str(requirements)]
     if wheelhouse:
         command += ["--no-index", "--find-links", str(wheelhouse)]
     return command
 
 
-def _pip_install(requirements: Path, target: Path, wheelhouse: str | None) -> None:
+def _pip_install(requirements: Path, target: Path, wheelhouse: str | None, architecture: str = ARCHITECTURE) -> None:
+    platform = PIP_PLATFORMS[architecture]
     try:
-        done = subprocess.run(pip_command(requirements, target, wheelhouse), capture_output=True, text=True,
-                              timeout=600, check=False)
+        done = subprocess.run(pip_command(requirements, target, wheelhouse, architecture), capture_output=True,
+                              text=True, timeout=600, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"cannot run pip: {exc}", where="packaging the authorizer") from None
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("ERROR")] or lines or ["no output"]
-        raise UserError(f"pip install -r {requirements.name} for {PIP_PLATFORM} CPython {PYTHON_VERSION} failed: "
+        raise UserError(f"pip install -r {requirements.name} for {platform} CPython {PYTHON_VERSION} failed: "
                         f"{errors[0][:300]} (offline? use --wheelhouse DIR or --dependencies layers)",
                         where="packaging the authorizer")
 
 
-def _zip(entries: dict[str, tuple[bytes, int]]) -> bytes:
+def _zip(entries: dict[str, tuple[bytes, int]], level: int = 9) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
@@ -162,5 +241,5 @@ def _zip(entries: dict[str, tuple[bytes, int]]) -> bytes:
             info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the permissions are honoured
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data, compresslevel=level)
     return buffer.getvalue()

@@ -25,6 +25,10 @@ Filled gaps:
 * **API Gateway GetResources paging**: moto ignores ``limit``/``position`` and returns everything in one page.
   The real API returns at most ``limit`` items (default 25, maximum 500) and a ``position`` token; paging
   matters to us because the scan's cost (calls per resource) is part of the product.
+* **Lambda GetLayerVersion's Content.Location** (:mod:`migrate.embedded.layer_content`): a link that downloads
+  the layer's zip, where moto answers ``"s3://"``.
+* **API Gateway TestInvokeAuthorizer** (:mod:`migrate.embedded.authorizer_invoke`): runs the authorizer's
+  function in this process.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def install() -> None:
         from moto.apigateway.models import APIGatewayBackend
         from moto.apigateway.responses import APIGatewayResponse
 
-        from migrate.embedded import cognito_tokens
+        from migrate.embedded import authorizer_invoke, cognito_tokens, layer_content
 
         APIGatewayBackend.update_method = _backend_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
@@ -65,6 +69,8 @@ def install() -> None:
         _serialize_dynamodb_tables()
         _lambda_revision_ids()
         cognito_tokens.install_token_hooks()
+        layer_content.install()
+        authorizer_invoke.install()
         _installed = True
 
 

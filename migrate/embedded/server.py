@@ -6,7 +6,7 @@ Two HTTP listeners:
   with the gaps this toolkit needs filled by :mod:`migrate.embedded.moto_gaps`.
 * **local services** (``--port + 1``): the local Amazon Verified Permissions endpoint (AWS JSON 1.0 protocol,
   ``X-Amz-Target: VerifiedPermissions.<Operation>``) and the Cognito OAuth 2.0 token endpoint
-  (``POST /oauth2/token``) that moto does not have.
+  (``POST /oauth2/token``) that moto does not have, and the links GetLayerVersion gives to download a layer.
 
 :meth:`EmbeddedAws.environment` gives the standard AWS SDK variables that point any boto3 program or the AWS
 CLI at them (``AWS_ENDPOINT_URL`` for moto, ``AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS`` for the local endpoint).
@@ -111,6 +111,10 @@ class EmbeddedAws:
         except OSError as exc:
             self._moto_server.stop()
             raise UserError(f"cannot listen on {self.host}:{local_port}: {exc.strerror}", where="--port") from None
+        from migrate.embedded import authorizer_invoke, layer_content
+
+        layer_content.serve_at(self.local_url)
+        authorizer_invoke.attach(self)
         self._local_thread = threading.Thread(target=self._local_server.serve_forever, daemon=True,
                                               name="avp-migrate-local-services")
         self._local_thread.start()
@@ -134,6 +138,9 @@ class EmbeddedAws:
         """Forget every resource (moto's backends and the local services' state)."""
         from moto.core.base_backend import BackendDict
 
+        from migrate.embedded import authorizer_invoke
+
+        authorizer_invoke.reset()
         BackendDict.reset()
         self._jwks_cache.clear()
         if self.avp is not None:
@@ -153,6 +160,9 @@ class EmbeddedAws:
         )
         self.tokens = cognito_tokens.TokenService(region=self.region)
         self.local_services.add(lambda r: r.path == "/oauth2/token", self.tokens.wsgi_token_endpoint)
+        from migrate.embedded import layer_content
+
+        self.local_services.add(layer_content.matches, layer_content.wsgi_app)
 
     # --- addresses and environment --------------------------------------------------------------------------
 
