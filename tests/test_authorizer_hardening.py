@@ -363,6 +363,9 @@ def test_a_question_mark_in_the_method_arn_never_gets_an_allow(tmp_path, embedde
         assert (h.last().decision_source, h.last().reason) == ("config", "wildcard_method_arn"), path
     arn = MethodArn.parse(f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/prod/GET/pets/pet-4?")
     assert arn is not None and arn.has_wildcards
+    assert (arn.api_id, arn.stage, arn.verb, arn.path) == (API_ID, "prod", "GET", "pets/pet-4?")
+    root = MethodArn.parse(f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/prod/GET")
+    assert root is not None and root.path == "" and not root.has_wildcards
     with pytest.raises(ValueError, match="wildcards"):
         response("someone", ALLOW, arn, {})
 
