@@ -47,3 +47,13 @@ def aws_clients(embedded_aws: EmbeddedAws):
         return boto3.client(service, region_name=embedded_aws.region)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The test order's seed, also under ``-q`` (which hides pytest-randomly's header line): a failure that only
+    shows in one order can then be repeated with ``-p randomly --randomly-seed=N``."""
+    if not config.pluginmanager.hasplugin("randomly"):
+        return
+    seed = config.getoption("randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"test order: pytest-randomly seed {seed} (repeat: --randomly-seed={seed})")

@@ -370,6 +370,118 @@ def test_a_question_mark_in_the_method_arn_never_gets_an_allow(tmp_path, embedde
         response("someone", ALLOW, arn, {})
 
 
+# --- 6. decision cache boundaries (mutants of authorizer/cache.py that survived the other tests) --------------------
+
+
+def test_the_smallest_cache_works_and_a_disabled_or_expired_entry_is_never_kept():
+    from authorizer.cache import CacheEntry, DecisionCache, cache_key
+    from authorizer.tokens import VerifiedToken
+
+    clock = {"now": 1000.0}
+    token = VerifiedToken("pool", "sub", "access", "client", "u", (), frozenset(), "", 5000.0, False)
+    key = cache_key("token", "get /x")
+    smallest = DecisionCache(max_entries=1, ttl_seconds=1, clock=lambda: clock["now"])
+    assert smallest.enabled
+    smallest.put(key, smallest.entry(token, True))
+    assert smallest.get(key) is not None and len(smallest) == 1
+    clock["now"] += 1  # the ttl has passed
+    assert smallest.get(key) is None and len(smallest) == 0
+    for cache in (DecisionCache(max_entries=0, ttl_seconds=60, clock=lambda: clock["now"]),
+                  DecisionCache(max_entries=10, ttl_seconds=0, clock=lambda: clock["now"])):
+        assert not cache.enabled
+        cache.put(key, CacheEntry(token, True, None, expires_at=clock["now"] + 60))
+        assert len(cache) == 0 and cache.get(key) is None
+    enabled = DecisionCache(max_entries=10, ttl_seconds=60, clock=lambda: clock["now"])
+    enabled.put(key, CacheEntry(token, True, None, expires_at=clock["now"]))  # expires this very instant
+    assert len(enabled) == 0
+
+
+# --- 6. token check boundaries (mutants of authorizer/tokens.py that survived the other tests) ----------------------
+
+
+def test_the_token_size_bound_and_only_the_bearer_scheme():
+    from authorizer.tokens import MAX_TOKEN_BYTES, bearer_token
+
+    assert MAX_TOKEN_BYTES == 10_240  # API Gateway's limit on a request's headers
+    largest = "a." + "b" * (MAX_TOKEN_BYTES - 4) + ".c"  # exactly the bound: API Gateway lets it through
+    assert len(largest) == MAX_TOKEN_BYTES and bearer_token([largest]) == largest
+    with pytest.raises(TokenError, match="too_large"):
+        bearer_token([largest + "c"])
+    for scheme in ("Basic", "Token", "JWT", "Bearer:", "Bearer-", "xBearer"):
+        with pytest.raises(TokenError, match="malformed"):
+            bearer_token([f"{scheme} a.b.c"])
+    assert bearer_token(["bEaReR a.b.c"]) == "a.b.c"
+
+
+def test_fetch_jwks_takes_http_urls_and_answers_up_to_256_kib_only():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # http.server's naming
+            body = bodies[self.path]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    def document_of(size):  # a JSON object of exactly ``size`` bytes
+        head = b'{"keys": [], "pad": "'
+        return head + b"x" * (size - len(head) - 2) + b'"}'
+
+    bodies.update({"/fits": document_of(256 * 1024), "/over": document_of(256 * 1024 + 1), "/list": b"[]",
+                   "/text": b"not json"})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert fetch_jwks(f"{base}/fits")["keys"] == []
+        for path, message in (("/over", "larger than"), ("/list", "not a JSON object"), ("/text", "not JSON")):
+            with pytest.raises(JwksError, match=message):
+                fetch_jwks(f"{base}{path}")
+        for url in ("file:///etc/passwd", "ftp://example.com/jwks.json", f"{base[7:]}/fits"):
+            with pytest.raises(JwksError, match="not an http"):
+                fetch_jwks(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_injected_clock_alone_governs_the_token_times():
+    """exp, nbf and iat are checked against the verifier's clock, never against PyJWT's (the system clock): the
+    decision cache uses the same clock, so the two can never disagree about whether a token is alive."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": "k1", "use": "sig", "alg": "RS256"}
+    pool = PoolConfig("us-east-1_Clock", "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Clock")
+    cache = JwksCache(lambda p: "https://jwks.example/keys", fetch=lambda url: {"keys": [jwk]})
+    real = time.time()
+
+    def token(**times):
+        claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", "client_id": "c", **times}
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+    past = token(iat=real - 7200, nbf=real - 7200, exp=real - 3600)  # expired by the system clock
+    future = token(iat=real + 3600, nbf=real + 3600, exp=real + 7200)  # not yet valid by the system clock
+    assert TokenVerifier([pool], cache, clock=lambda: real - 5000).verify(past, "access").sub == "s"
+    assert TokenVerifier([pool], cache, clock=lambda: real + 5000).verify(future, "access").sub == "s"
+    now = TokenVerifier([pool], cache)
+    with pytest.raises(TokenError, match="expired"):
+        now.verify(past, "access")
+    with pytest.raises(TokenError, match="not_yet_valid"):
+        now.verify(future, "access")
+
+
 # --- 6. order dependence: log lines follow the current stdout ----------------------------------------------------
 
 

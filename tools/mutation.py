@@ -16,6 +16,9 @@ Usage::
     python tools/mutation.py                      # every target module, results in build/mutation.json
     python tools/mutation.py --module cache.py    # one module
     python tools/mutation.py --list               # the mutants, without running them
+    python tools/mutation.py --rerun-survivors build/mutation.json   # after adding tests: only the survivors
+
+(``--rerun-survivors`` keeps the earlier run's killed mutants as killed: tests are only ever added between runs.)
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_authorizer_tokens.py",
     ],
     "authorizer/cache.py": [
+        "tests/test_authorizer_hardening.py::test_the_smallest_cache_works_and_a_disabled_or_expired_entry_is_never_kept",
         "tests/test_authorizer_runtime.py::test_the_cache_skips_verification_and_avp_for_a_repeated_token",
         "tests/test_authorizer_runtime.py::test_a_cached_decision_never_outlives_the_token",
         "tests/test_authorizer_runtime.py::test_the_cache_is_bounded_and_evicts_the_least_recently_used",
@@ -197,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", action="append", help="a target module (e.g. tokens.py); default: all")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--out", default=str(ROOT / "build" / "mutation.json"))
+    parser.add_argument("--rerun-survivors", metavar="JSON", help="an earlier run's results: run its survivors only")
     args = parser.parse_args(argv)
     modules = [m for m in TARGETS if not args.module or any(m.endswith(x) for x in args.module)]
     if not modules:
@@ -213,6 +218,22 @@ def main(argv: list[str] | None = None) -> int:
     assert not [m for m in sys.modules if m.split(".")[0] in ("authorizer", "tests", "migrate")], \
         "the parent must not import the modules under test"
     outcomes: list[Outcome] = []
+    rerun: set[tuple[str, int]] | None = None
+    if args.rerun_survivors:
+        earlier = json.loads(Path(args.rerun_survivors).read_text(encoding="utf-8"))["outcomes"]
+        rerun = set()
+        for o in earlier:
+            mutant = Mutant(o["module"], o["index"], o["line"], o["description"])
+            if o["module"] not in modules:
+                continue
+            if mutant not in mutants(mutant.module):
+                print(f"{args.rerun_survivors}: {mutant} is not a mutant of the module as it is now; run all again",
+                      file=sys.stderr)
+                return 1
+            if o["status"] == "survived":
+                rerun.add((mutant.module, mutant.index))
+            else:
+                outcomes.append(Outcome(mutant, o["status"], o["seconds"]))
     with tempfile.TemporaryDirectory(prefix="avp-migrate-mutation-") as folder:
         copy_root = Path(folder)
         _copy_repository(copy_root)
@@ -225,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module}: baseline {time.monotonic() - started:.0f} s; {len(mutants(module))} mutants", flush=True)
             original = (copy_root / module).read_text(encoding="utf-8")
             for mutant in mutants(module):
+                if rerun is not None and (module, mutant.index) not in rerun:
+                    continue
                 (copy_root / module).write_text(mutated_source(mutant), encoding="utf-8")
                 started = time.monotonic()
                 code = _run_tests(copy_root, tests)
