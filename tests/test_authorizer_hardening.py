@@ -311,6 +311,12 @@ def test_a_scheduled_refresh_replaces_the_key_set(embedded_aws, world):
     with pytest.raises(TokenError, match="unknown_kid"):
         verifier.verify(first, "access")  # and the withdrawn one stays refused (no refetch within 300 s)
     assert jwks.fetches == 2
+    jwks.document = {"keys": [key, dict(key, kid="second")]}  # "dummy" published again (a rotation back)
+    clock["now"] = 3899
+    with pytest.raises(TokenError, match="unknown_kid"):
+        verifier.verify(first, "access")
+    clock["now"] = 3900  # 300 s after the last read: an unknown kid may re-read it
+    assert verifier.verify(first, "access") and jwks.fetches == 3
 
 
 def test_a_failed_scheduled_refresh_keeps_the_set_for_a_bounded_grace_and_logs_once(embedded_aws, world):
@@ -322,22 +328,26 @@ def test_a_failed_scheduled_refresh_keeps_the_set_for_a_bounded_grace_and_logs_o
     pool = PoolConfig(world.pool_id, world.issuer)
     assert cache.key(pool, "dummy") is not None
     jwks.down = True
-    for now in (600, 601, 606, 900, 1199):
+    for now in (600, 601, 605, 900, 1199):
         clock["now"] = now
         assert cache.key(pool, "dummy") is not None, now  # the old set, within the grace
-    assert jwks.fetches == 5  # 600, 606, 900, 1199 retried (601 is within retry_seconds of 600)
+    assert jwks.fetches == 5  # 600, 605, 900, 1199 retried (601 is within retry_seconds of 600)
     assert len(errors) == 1 and "keeping the key set" in errors[0]
     clock["now"] = 1200  # max age + grace: fail closed
     with pytest.raises(TokenError, match="jwks_unavailable"):
         cache.key(pool, "dummy")
     assert len(errors) == 2 and "refused" in errors[1]
     jwks.down = False
-    clock["now"] = 1206
+    clock["now"] = 1205
     assert cache.key(pool, "dummy") is not None  # a read succeeds: accepted again, on a fresh set
-    clock["now"] = 1806
+    clock["now"] = 1805
     jwks.down = True
     assert cache.key(pool, "dummy") is not None
     assert len(errors) == 3  # a new episode is logged once again
+    jwks.down, jwks.document = False, {"keys": [dict(key, use="enc")]}  # answers, but with no signing key
+    clock["now"] = 1810
+    assert cache.key(pool, "dummy") is not None  # not a replacement: a failed read, within the grace
+    assert len(errors) == 3  # the same episode
 
 
 def test_the_jwks_max_age_setting():
@@ -480,6 +490,37 @@ def test_the_injected_clock_alone_governs_the_token_times():
         now.verify(past, "access")
     with pytest.raises(TokenError, match="not_yet_valid"):
         now.verify(future, "access")
+    _, payload, signature = past.split(".")
+    for header in ("WzFd", "MQ", "bnVsbA", "IiI"):  # [1], 1, null, "": JSON, but no object
+        with pytest.raises(TokenError, match="malformed"):
+            now.verify(f"{header}.{payload}.{signature}", "access")
+    alive = {"iat": real, "exp": real + 3600}
+    assert now.verify(token(**alive), "access").client_id == "c"
+    access = now.verify(token(**alive, username="u1", aud="not-the-client"), "access")
+    assert (access.username, access.client_id, access.token_use) == ("u1", "c", "access")
+    id_claims = {"iss": pool.issuer, "sub": "s", "token_use": "id", "aud": ["c"], "cognito:username": "u2",
+                 "username": "not-this", "client_id": "not-this-either", **alive}
+    identity = now.verify(jwt.encode(id_claims, key, algorithm="RS256", headers={"kid": "k1"}), "id")
+    assert (identity.username, identity.client_id, identity.token_use) == ("u2", "c", "id")
+    fixed = TokenVerifier([pool], cache, clock=lambda: real, leeway_seconds=5)  # the leeway's exact edges
+    assert fixed.verify(token(iat=real + 5, nbf=real + 5, exp=real - 4.5), "access")
+    for times, reason in (({"iat": real + 5.5, "exp": real + 60}, "not_yet_valid"),
+                          ({"nbf": real + 5.5, "exp": real + 60}, "not_yet_valid"), ({"exp": real - 5}, "expired")):
+        with pytest.raises(TokenError, match=reason):
+            fixed.verify(token(**times), "access")
+    header, payload, _ = token(**alive).split(".")
+    for bad_signature in ("A", "abcde"):  # not decodable base64url: PyJWT refuses it before the signature check
+        with pytest.raises(TokenError, match="malformed"):
+            now.verify(f"{header}.{payload}.{bad_signature}", "access")
+    for name, value in (("iat", "yesterday"), ("nbf", [1]), ("iat", True), ("exp", "tomorrow")):
+        with pytest.raises(TokenError, match="malformed" if name != "exp" else "missing_claim"):
+            now.verify(token(**{**alive, name: value}), "access")
+    for client in (None, "", ["c", "d"], 7):  # client_id missing, empty, several, not a string
+        claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", **alive}
+        if client is not None:
+            claims["client_id"] = client
+        with pytest.raises(TokenError, match="missing_claim"):
+            now.verify(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"}), "access")
 
 
 # --- 6. order dependence: log lines follow the current stdout ----------------------------------------------------
