@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Mutation testing of the authorizer's token checks, decision cache and policy document (slow: not in `test`).
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo-output

@@ -33,6 +33,7 @@ from authorizer.config import EntityTypes
 
 DECISIONS = ("ALLOW", "DENY")
 MAX_WORKERS = 4
+MAX_EVALUATION_ERRORS = 5
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class AvpResult:
     error: str | None = None  # an error code: "Timeout", "ThrottlingException", "EndpointConnectionError"...
     error_message: str | None = None  # for the operator's log line only (redacted there)
     latency_ms: float = 0.0
+    # The response's errors[].errorDescription: policies that failed to evaluate and were skipped (Cedar semantics;
+    # the decision stands without them). At most MAX_EVALUATION_ERRORS, then a count of the rest.
+    evaluation_errors: tuple[str, ...] = ()
 
 
 def default_client_factory(timeout_seconds: float, max_workers: int = MAX_WORKERS) -> Callable[[], Any]:
@@ -134,7 +138,21 @@ class AvpClient:
                              error_message=f"unexpected decision {decision!r}")
         policies = tuple(p["policyId"] for p in response.get("determiningPolicies") or []
                          if isinstance(p, dict) and isinstance(p.get("policyId"), str))
-        return AvpResult(decision, policies, latency_ms=latency)
+        return AvpResult(decision, policies, latency_ms=latency, evaluation_errors=_evaluation_errors(response))
+
+
+def _evaluation_errors(response: dict[str, Any]) -> tuple[str, ...]:
+    """``errors`` of an IsAuthorized/IsAuthorizedWithToken response: a list of ``{"errorDescription": str}``
+    (API reference, IsAuthorizedWithToken, Response Elements, EvaluationErrorItem)."""
+    items = response.get("errors")
+    if not isinstance(items, list):
+        return ()
+    texts = [item["errorDescription"] for item in items
+             if isinstance(item, dict) and isinstance(item.get("errorDescription"), str)]
+    if len(texts) > MAX_EVALUATION_ERRORS:
+        rest = len(texts) - MAX_EVALUATION_ERRORS + 1
+        texts = [*texts[:MAX_EVALUATION_ERRORS - 1], f"... and {rest} more evaluation errors"]
+    return tuple(texts)
 
 
 def _since(started: float) -> float:

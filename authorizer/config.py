@@ -29,6 +29,11 @@ Format version 1::
 * ``user_pools[].client_ids``: an optional allow-list of app clients (empty: any client of the pool).
 * ``machine_clients``: client-credentials clients; their tokens have no user and are evaluated with
   IsAuthorized on ``<client entity type>::"<client id>"``.
+* ``api.stage``: the stage the plan was made for. A request whose method ARN names another stage is denied
+  (``stage_mismatch``): one REST API authorizer serves every stage of the API, and a stage redeployed from a
+  migrated method must not be decided by rules written for another. ``api.stages`` (optional, a list that
+  includes ``api.stage``) accepts several stages; readers that predate it ignore it. With neither (``stage``
+  null), any stage is accepted.
 * The policy store id is not in the file: deploy gives it to the function (environment).
 """
 
@@ -84,13 +89,24 @@ class AuthorizerConfig:
     routes: dict[str, RouteConfig]
     machine_clients: tuple[str, ...] = ()
     default_mode: str = "scope"
+    stages: tuple[str, ...] = ()  # more stages accepted besides ``stage`` (``api.stages``); empty: ``stage`` only
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def allowed_stages(self) -> frozenset[str] | None:
+        """The stages a request may name; None: any (the configuration names no stage)."""
+        if self.stages:
+            return frozenset(self.stages)
+        return frozenset((self.stage,)) if self.stage else None
+
     def to_dict(self) -> dict[str, Any]:
+        api: dict[str, Any] = {"id": self.api_id, "name": self.api_name, "stage": self.stage}
+        if self.stages:  # written only when set: a configuration without it stays byte for byte as before
+            api["stages"] = list(self.stages)
         return {
             "format_version": self.format_version,
-            "api": {"id": self.api_id, "name": self.api_name, "stage": self.stage},
+            "api": api,
             "namespace": self.namespace,
             "entity_types": {"user": self.entity_types.user, "group": self.entity_types.group,
                              "client": self.entity_types.client, "resource": self.entity_types.resource,
@@ -148,8 +164,17 @@ class AuthorizerConfig:
         default_mode = data.get("default_mode", "scope")
         if default_mode not in MODES:
             raise ConfigError(f"default_mode: expected one of {MODES}, got {default_mode!r}")
+        stage = api.get("stage")
+        if stage is not None and (not isinstance(stage, str) or not stage):
+            raise ConfigError("api.stage: expected a non-empty string or null")
+        stages = _strings(api, "stages", "api")
+        if not all(stages) or len(set(stages)) != len(stages):
+            raise ConfigError("api.stages: expected distinct non-empty stage names")
+        if stages and stage not in stages:
+            raise ConfigError(f"api.stages: must include api.stage ({stage!r})")
         return cls(
-            api_id=_string(api, "id", "api"), api_name=_string(api, "name", "api"), stage=api.get("stage"),
+            api_id=_string(api, "id", "api"), api_name=_string(api, "name", "api"), stage=stage,
+            stages=tuple(stages),
             namespace=_string(data, "namespace", ""),
             entity_types=EntityTypes(**{k: _string(types, k, "entity_types")
                                         for k in ("user", "group", "client", "resource", "action")}),

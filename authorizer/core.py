@@ -3,8 +3,9 @@
 Order of work for a request (each step's refusal is final):
 
 1. The event: no parseable ``methodArn`` -> 401 (there is nothing a policy could name). A ``methodArn`` of another
-   API than the configuration's, a route not in the configuration, or a verb the route does not serve -> Deny
-   (``decision_source`` ``config``), logged: an authorizer must not guess which rules apply.
+   API than the configuration's, of a stage the configuration does not name (``api.stage``/``api.stages``; a
+   configuration without a stage accepts any), a route not in the configuration, or a verb the route does not
+   serve -> Deny (``decision_source`` ``config``), logged: an authorizer must not guess which rules apply.
 2. The token (:mod:`authorizer.tokens`): missing, malformed or invalid in any way -> 401 in every mode, and AVP is
    not asked. A repeat of the same token on the same action is answered from :mod:`authorizer.cache`.
 3. The decision, by mode (from :mod:`authorizer.modes`):
@@ -29,6 +30,7 @@ authorizer bug must fail closed, not open and not as an opaque 500.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -48,6 +50,8 @@ from authorizer.shadow import ShadowRecord, hash_principal
 from authorizer.telemetry import Telemetry, redact
 from authorizer.tokens import TokenError, TokenVerifier, VerifiedToken, bearer_token
 
+MAX_EVALUATION_ERROR = 300  # characters of one AVP evaluation error kept in the record
+TEST_INVOKE_STAGE = "ESTestInvoke-stage"  # the method ARN's stage in a TestInvokeAuthorizer call
 UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway turns into 401
 ENFORCED_ALLOW, ENFORCED_DENY, ENFORCED_UNAUTHORIZED = "ALLOW", "DENY", "UNAUTHORIZED"
 
@@ -102,6 +106,11 @@ class Authorizer:
             return self._outcome(rec, None, decision_source="config", reason="bad_method_arn")
         if arn.api_id != self.config.api_id:
             return self._config_deny(rec, arn, "api_mismatch")
+        stages = self.config.allowed_stages
+        # API Gateway's TestInvokeAuthorizer (deploy's smoke test) names the pseudo-stage "ESTestInvoke-stage":
+        # only a caller allowed to call the management API can produce it, and it reaches no backend.
+        if stages is not None and arn.stage not in stages and arn.stage != TEST_INVOKE_STAGE:
+            return self._config_deny(rec, arn, "stage_mismatch", stage=arn.stage, configured_stages=sorted(stages))
         if route is None:
             return self._config_deny(rec, arn, "unknown_route")
         action = route.actions.get(request.http_method.upper())
@@ -130,6 +139,7 @@ class Authorizer:
             fresh = fresh or asked
             rec.update(avp_decision=avp.decision, avp_error=avp.error, avp_cached=not asked,
                        avp_latency_ms=avp.latency_ms, determining_policies=avp.determining_policies,
+                       avp_evaluation_errors=self._evaluation_errors(avp, token),
                        agree=(avp.decision == rec["scope_decision"]) if avp.decision else None)
         if fresh:
             self.cache.put(key, entry)
@@ -201,9 +211,10 @@ class Authorizer:
                 return key, route
         return None, None
 
-    def _config_deny(self, rec: dict[str, Any], arn: MethodArn, reason: str) -> _Outcome:
+    def _config_deny(self, rec: dict[str, Any], arn: MethodArn, reason: str, **detail: Any) -> _Outcome:
         self.telemetry.error("request does not match the authorizer configuration; denied", reason=reason,
-                             route=rec["route"], api_id=rec["api_id"], configured_api_id=self.config.api_id)
+                             route=rec["route"], api_id=rec["api_id"], configured_api_id=self.config.api_id,
+                             **detail)
         answer = response("unknown", DENY, arn, {"mode": rec["mode"], "decision_source": "config"})
         return self._outcome(rec, answer, decision_source="config", reason=reason)
 
@@ -226,6 +237,15 @@ class Authorizer:
     def _principal(self, token: VerifiedToken) -> str | None:
         return hash_principal(token.principal) if self.hash_principals else token.principal
 
+    def _evaluation_errors(self, avp: AvpResult, token: VerifiedToken) -> tuple[str, ...]:
+        """AVP's ``errors[]`` for the record: redacted, and with the principal hashed when principals are (Cedar's
+        messages can name the principal entity, ``<User type>::"<poolId>|<sub>"``)."""
+        if not avp.evaluation_errors:
+            return ()
+        hashed = self._principal(token) if self.hash_principals else None
+        return tuple(redact(e if hashed is None else e.replace(token.principal, hashed), limit=MAX_EVALUATION_ERROR)
+                     for e in avp.evaluation_errors)
+
     @staticmethod
     def _context(token: VerifiedToken, mode: str, source: str) -> dict[str, Any]:
         # Flat strings only (a Lambda authorizer cannot return objects); what backends read instead of
@@ -233,7 +253,8 @@ class Authorizer:
         return {
             "sub": token.sub,
             "username": token.username or "",
-            "groups": ",".join(token.groups),
+            "groups": ",".join(token.groups),  # kept as it was for backends that split it; ambiguous with commas
+            "groups_json": json.dumps(token.groups, ensure_ascii=False, separators=(",", ":")),
             "scope": token.scope_text,
             "client_id": token.client_id,
             "token_use": token.token_use,

@@ -18,6 +18,10 @@ Variable                               Meaning (default)
                                        placeholders ``{issuer}``, ``{pool_id}``, ``{region}`` (only the embedded
                                        AWS needs another value)
 ``AVP_AUTHZ_JWKS_MIN_REFRESH_SECONDS`` a token with an unknown ``kid`` re-reads the JWKS at most this often (300)
+``AVP_AUTHZ_JWKS_MAX_AGE_SECONDS``     the JWKS is re-read on schedule once this old, and the new set replaces
+                                       the old one: a key the pool withdraws is refused within this time (3600,
+                                       60 to 86400). If that re-read fails, the old set is kept as long again at
+                                       most, then every token of the pool is refused until a read succeeds
 ``AVP_AUTHZ_CACHE_SIZE``               entries of the in-Lambda decision cache (1024; 0 turns it off)
 ``AVP_AUTHZ_CACHE_SECONDS``            how long a decision is reused, never past the token's ``exp`` (60; 0 off)
 ``AVP_AUTHZ_HASH_PRINCIPALS``          ``true``: shadow records carry ``sha256:<hex>`` of the principal (false)
@@ -45,6 +49,7 @@ ENV_AVP_TIMEOUT_MS = "AVP_AUTHZ_AVP_TIMEOUT_MS"
 ENV_LEEWAY = "AVP_AUTHZ_LEEWAY_SECONDS"
 ENV_JWKS_URL_TEMPLATE = "AVP_AUTHZ_JWKS_URL_TEMPLATE"
 ENV_JWKS_MIN_REFRESH = "AVP_AUTHZ_JWKS_MIN_REFRESH_SECONDS"
+ENV_JWKS_MAX_AGE = "AVP_AUTHZ_JWKS_MAX_AGE_SECONDS"
 ENV_CACHE_SIZE = "AVP_AUTHZ_CACHE_SIZE"
 ENV_CACHE_SECONDS = "AVP_AUTHZ_CACHE_SECONDS"
 ENV_HASH_PRINCIPALS = "AVP_AUTHZ_HASH_PRINCIPALS"
@@ -73,6 +78,7 @@ class Settings:
     leeway_seconds: int = 5
     jwks_url_template: str = DEFAULT_JWKS_URL_TEMPLATE
     jwks_min_refresh_seconds: int = 300
+    jwks_max_age_seconds: int = 3600
     cache_size: int = 1024
     cache_seconds: int = 60
     hash_principals: bool = False
@@ -96,6 +102,7 @@ class Settings:
             leeway_seconds=_integer(environ, ENV_LEEWAY, 5, 0, 60),
             jwks_url_template=template,
             jwks_min_refresh_seconds=_integer(environ, ENV_JWKS_MIN_REFRESH, 300, 1, 86_400),
+            jwks_max_age_seconds=_integer(environ, ENV_JWKS_MAX_AGE, 3600, 60, 86_400),
             cache_size=_integer(environ, ENV_CACHE_SIZE, 1024, 0, 100_000),
             cache_seconds=_integer(environ, ENV_CACHE_SECONDS, 60, 0, 3600),
             hash_principals=_boolean(environ, ENV_HASH_PRINCIPALS),

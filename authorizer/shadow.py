@@ -20,12 +20,16 @@ Values:
 * ``avp_decision``: ``ALLOW``, ``DENY`` or null (not asked, or failed: ``avp_error`` names the failure, e.g.
   ``Timeout``, ``ThrottlingException``). ``avp_cached``: the AVP answer came from the in-Lambda decision cache
   (then ``avp_latency_ms`` is that of the original call).
+* ``avp_evaluation_errors``: AVP's ``errors[].errorDescription`` for the answer recorded (policies that failed
+  to evaluate and were skipped; the decision stands without them), redacted, principal hashed when principals
+  are; at most five. Absent from lines written before it existed, which read back as an empty list.
 * ``agree``: ``scope_decision == avp_decision`` when both exist, else null.
 * ``enforced``: what the caller got: ``ALLOW``, ``DENY`` (403) or ``UNAUTHORIZED`` (401);
   ``decision_source``: ``scope``, ``avp``, ``both``, ``avp_error`` (AVP failed in avp or both mode: denied),
   ``config`` (the request cannot be matched to the configuration: denied) or ``error`` (a bug in the authorizer:
   denied, and logged); ``reason``: a short code for a refusal that is not the policies' (``unknown_route``,
-  ``api_mismatch``, ``unknown_verb``, ``bad_method_arn``, ``wildcard_method_arn``, or the exception type).
+  ``api_mismatch``, ``stage_mismatch``, ``unknown_verb``, ``bad_method_arn``, ``wildcard_method_arn``, or the
+  exception type).
 * ``token_error`` codes (:mod:`authorizer.tokens`): ``missing``, ``ambiguous``, ``too_large``, ``malformed``,
   ``algorithm_not_allowed``, ``wrong_issuer``, ``unknown_kid``, ``jwks_unavailable``, ``bad_signature``,
   ``expired``, ``not_yet_valid``, ``missing_claim``, ``wrong_token_use``, ``wrong_client``.
@@ -76,6 +80,8 @@ class ShadowRecord:
     reason: str | None = None
     policy_store_id: str | None = None
     authorizer_version: str = ""
+    # Added after record_version 1 was first written: optional, so older lines still read (as ``()``).
+    avp_evaluation_errors: tuple[str, ...] = ()
     record_version: int = field(default=RECORD_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +89,7 @@ class ShadowRecord:
         data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["groups"] = list(self.groups)
         data["determining_policies"] = list(self.determining_policies)
+        data["avp_evaluation_errors"] = list(self.avp_evaluation_errors)
         return data
 
     def to_json(self) -> str:
@@ -98,7 +105,7 @@ class ShadowRecord:
         if unknown:
             raise ShadowRecordError(f"unknown field(s): {', '.join(sorted(unknown))}")
         values = dict(data)
-        for name in ("groups", "determining_policies"):
+        for name in ("groups", "determining_policies", "avp_evaluation_errors"):
             if not isinstance(values.get(name, []), list):
                 raise ShadowRecordError(f"{name}: expected a list")
             values[name] = tuple(values.get(name, []))

@@ -2,8 +2,8 @@
 
 * Logs: Powertools Logger (structured JSON on stdout). The record goes under ``"shadow"`` (see
   :mod:`authorizer.shadow`). Operator messages (AVP failures, mode document problems) are separate lines whose
-  free text passes through :func:`redact`, which removes anything shaped like a JWT: error messages from
-  libraries are not trusted to leave tokens out.
+  free text passes through :func:`redact`, which removes anything shaped like a JWT or a piece of one (see
+  ``_jwt_part``): error messages from libraries are not trusted to leave tokens out.
 * Metrics: Powertools Metrics, CloudWatch Embedded Metric Format (Powertools docs, "Metrics",
   https://docs.aws.amazon.com/powertools/python/latest/core/metrics/; flushed with
   ``flush_metrics()`` once per invocation, which prints one EMF object). Dimensions are ``route`` and ``mode``
@@ -18,6 +18,8 @@ Telemetry never changes a decision: a failure here is reported on stderr and the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import re
 import sys
@@ -31,15 +33,51 @@ METRIC_SCOPE_ALLOWS_AVP_DENIES = "DisagreementsScopeAllowsAvpDenies"
 METRIC_SCOPE_DENIES_AVP_ALLOWS = "DisagreementsScopeDeniesAvpAllows"
 METRIC_AVP_ERRORS = "AvpErrors"
 
-# A JWT's header and payload are base64url JSON objects, so both start with "eyJ" ('{"'): anything from such a
-# run to the end of the dotted token goes. (Plain dotted words such as host names are left alone.)
-_JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){0,2}")
+# What the redactor removes: every run of base64url segments joined by "." or "%2E" (a URL-encoded dot) in
+# which any segment looks like a piece of a JWT; the whole run goes, so a token's other parts go with it.
+# A segment looks like a piece of a JWT when it
+# * starts with "eyJ" (base64url of '{"', how header and payload begin), or
+# * decodes as base64url to the start of a JSON object, '{' then '"' with optional whitespace (a header or
+#   payload encoded from JSON with spaces or a line break, which do not start with "eyJ"), or
+# * is a signature: 40 characters or more (an RS256 signature has 342, the shortest of any JWS algorithm 43)
+#   mixing upper case, lower case and digits, as random base64url does. Words, identifiers, host names, ARNs,
+#   UUIDs and hex digests lack one of the three classes or are shorter, and are kept.
+_SEGMENTS = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]+(?:(?:\.|%2[Ee])[A-Za-z0-9_-]+)*")
+_SEPARATOR = re.compile(r"\.|%2[Ee]")
+_JSON_OBJECT_START = re.compile(rb"[ \t\r\n]*\{[ \t\r\n]*\"")
+_SIGNATURE_LENGTH = 40
+REDACTED = "[redacted]"
 MAX_MESSAGE = 500
 
 
 def redact(text: Any, limit: int = MAX_MESSAGE) -> str:
-    text = _JWT_LIKE.sub("[redacted]", str(text))
+    text = _SEGMENTS.sub(_redact_run, str(text))
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _redact_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return REDACTED if any(_jwt_part(part) for part in _SEPARATOR.split(run)) else run
+
+
+def _jwt_part(part: str) -> bool:
+    if len(part) < 8:
+        return False
+    if part.startswith("eyJ"):
+        return True
+    if _JSON_OBJECT_START.match(_b64url_prefix(part)):
+        return True
+    return (len(part) >= _SIGNATURE_LENGTH and any(c.isupper() for c in part)
+            and any(c.islower() for c in part) and any(c.isdigit() for c in part))
+
+
+def _b64url_prefix(part: str) -> bytes:
+    """The bytes that the longest decodable prefix of ``part`` stands for (``b""`` if none)."""
+    usable = part[:len(part) - len(part) % 4]
+    try:
+        return base64.urlsafe_b64decode(usable[:64])
+    except (binascii.Error, ValueError):
+        return b""
 
 
 class Telemetry:
@@ -93,9 +131,27 @@ class Telemetry:
             self.metrics.clear_metrics()
 
 
+class CurrentStdout:
+    """A stream that writes to whatever ``sys.stdout`` is at the time of the write.
+
+    Powertools' Logger binds its handler to the stream it is given (default: ``sys.stdout`` as it is when the
+    first Logger of a service name is built) and every later Logger of that service reuses that handler, while
+    EMF metrics are printed to the current ``sys.stdout``. Wherever stdout is redirected between two builds (the
+    embedded AWS runs the function in-process, a local runner, the test suite's capture), log lines would go to
+    a stream that nobody reads any more while the metrics go elsewhere. In Lambda, where stdout never changes,
+    this is the same stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def make_logger(service: str, **options: Any) -> Any:
     from aws_lambda_powertools import Logger
 
+    options.setdefault("stream", CurrentStdout())
     return Logger(service=service, **options)
 
 

@@ -9,8 +9,10 @@
   and HS256 signed with the public key are refused.
 * The key is picked by ``kid`` from the JWKS of the pool whose issuer URL equals the token's ``iss``; a token from
   any other issuer is refused before a key is touched, and the JWKS URL comes from the configured pool, never
-  from the token. A JWKS is fetched once and kept; an unknown ``kid`` re-reads it at most once per
-  ``min_refresh_seconds`` (a rotation is picked up; a flood of made-up kids does not become a flood of fetches).
+  from the token. A JWKS is fetched on first use; an unknown ``kid`` re-reads it at most once per
+  ``min_refresh_seconds`` (a rotation is picked up; a flood of made-up kids does not become a flood of fetches),
+  and it is re-read on schedule once ``max_age_seconds`` old. Each read replaces the set, so a key the pool
+  withdraws is refused within the maximum age (see :class:`JwksCache` for a failing re-read).
 * After the signature: ``exp`` (required), ``nbf`` and ``iat`` against this module's clock with a small leeway
   (default 5 s, for clock skew between Cognito and Lambda); ``token_use`` must be what the route takes (API
   Gateway's rule: ``access`` on a method with scopes, ``id`` on one without); ``sub`` present; ``client_id``
@@ -152,21 +154,34 @@ def signing_keys(document: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class _PoolKeys:
     keys: dict[str, Any] = field(default_factory=dict)
-    fetched_at: float | None = None
-    failed_at: float | None = None
+    fetched_at: float | None = None  # the last successful fetch: the age of ``keys``
+    failed_at: float | None = None  # the last failed attempt
+    stale_logged: bool = False  # the current failure to refresh a stale set has been logged
 
 
 class JwksCache:
-    """Public keys per user pool, fetched on first use and re-read on an unknown ``kid`` at most once per
-    ``min_refresh_seconds``. After a failed fetch the next attempt waits ``retry_seconds`` (at most the refresh
-    interval), so an unreachable JWKS endpoint is not hit by every request."""
+    """Public keys per user pool. Fetched on first use; re-read on an unknown ``kid`` at most once per
+    ``min_refresh_seconds``; re-read on schedule once the set is ``max_age_seconds`` old.
+
+    Every successful fetch REPLACES the set: a key the pool no longer publishes (withdrawn, perhaps compromised)
+    is refused from the next fetch on, at most ``max_age_seconds`` after the pool withdrew it.
+
+    A scheduled re-read that fails keeps the old set for ``grace_seconds`` more (default: ``max_age_seconds``),
+    retried at most every ``retry_seconds`` and logged once; past that bound the set is dropped and every token
+    of the pool is refused (``jwks_unavailable``, 401) until a fetch succeeds. So no key set is ever used more
+    than ``max_age_seconds + grace_seconds`` after it was last read from the pool (fail closed). After any failed
+    fetch the next attempt waits ``retry_seconds`` (at most the refresh interval), so an unreachable JWKS
+    endpoint is not hit by every request."""
 
     def __init__(self, url_for: Callable[[PoolConfig], str], *, min_refresh_seconds: float = 300,
-                 retry_seconds: float = 5, fetch: Callable[[str], dict[str, Any]] = fetch_jwks,
+                 max_age_seconds: float = 3600, grace_seconds: float | None = None, retry_seconds: float = 5,
+                 fetch: Callable[[str], dict[str, Any]] = fetch_jwks,
                  clock: Callable[[], float] = time.monotonic,
                  on_error: Callable[[str], None] | None = None) -> None:
         self._url_for = url_for
         self._min_refresh = min_refresh_seconds
+        self._max_age = max_age_seconds
+        self._grace = max_age_seconds if grace_seconds is None else grace_seconds
         self._retry = min(retry_seconds, min_refresh_seconds)
         self._fetch = fetch
         self._clock = clock
@@ -176,11 +191,15 @@ class JwksCache:
 
     def key(self, pool: PoolConfig, kid: str) -> Any:
         state = self._pools.get(pool.id)
-        if state is not None and kid in state.keys:  # the warm path: no lock, no clock
+        if (state is not None and kid in state.keys and state.fetched_at is not None
+                and self._clock() - state.fetched_at < self._max_age):  # the warm path: no lock
             return state.keys[kid]
         with self._lock:
             state = self._pools.setdefault(pool.id, _PoolKeys())
-            if kid not in state.keys and self._may_fetch(state, self._clock()):
+            now = self._clock()
+            if state.fetched_at is not None and now - state.fetched_at >= self._max_age:
+                self._refresh_stale(pool, state, now)
+            elif kid not in state.keys and self._may_fetch(state, now):
                 self._refresh(pool, state)
             if kid in state.keys:
                 return state.keys[kid]
@@ -192,7 +211,26 @@ class JwksCache:
             return False
         return state.fetched_at is None or now - state.fetched_at >= self._min_refresh
 
-    def _refresh(self, pool: PoolConfig, state: _PoolKeys) -> None:
+    def _refresh_stale(self, pool: PoolConfig, state: _PoolKeys, now: float) -> None:
+        """The set is due for its scheduled re-read (whatever ``kid`` is asked for)."""
+        assert state.fetched_at is not None
+        if state.failed_at is None or now - state.failed_at >= self._retry:
+            error = self._refresh(pool, state, report=False)
+            if error is None:
+                return
+            if not state.stale_logged:
+                state.stale_logged = True
+                self._report(f"{error}; keeping the key set read {now - state.fetched_at:.0f} s ago for at most "
+                             f"{state.fetched_at + self._max_age + self._grace - now:.0f} s more, then refusing "
+                             "every token of this pool until the JWKS can be read")
+        if now - state.fetched_at >= self._max_age + self._grace:
+            # Fail closed: a set this old may still hold a key the pool has withdrawn.
+            self._report(f"{self._url_for(pool)}: the key set is {now - state.fetched_at:.0f} s old and could not "
+                         "be re-read; tokens of this pool are refused until it can be")
+            state.keys, state.fetched_at, state.stale_logged = {}, None, False
+
+    def _refresh(self, pool: PoolConfig, state: _PoolKeys, *, report: bool = True) -> str | None:
+        """Fetch the pool's set; returns the error (reported unless ``report`` is false), None on success."""
         url = self._url_for(pool)
         try:
             keys = signing_keys(self._fetch(url))
@@ -200,11 +238,16 @@ class JwksCache:
                 raise JwksError(f"{url}: no RSA signing key for {ALGORITHM}")
         except JwksError as exc:
             state.failed_at = self._clock()
-            if self._on_error is not None:
-                self._on_error(str(exc))
-            return
+            if report:
+                self._report(str(exc))
+            return str(exc)
         # A re-read replaces the set: a key the pool no longer publishes stops being accepted.
-        state.keys, state.fetched_at, state.failed_at = keys, self._clock(), None
+        state.keys, state.fetched_at, state.failed_at, state.stale_logged = keys, self._clock(), None, False
+        return None
+
+    def _report(self, message: str) -> None:
+        if self._on_error is not None:
+            self._on_error(message)
 
 
 def jwks_url_template(template: str) -> Callable[[PoolConfig], str]:
@@ -222,7 +265,9 @@ def jwks_url_template(template: str) -> Callable[[PoolConfig], str]:
 def _segment_json(segment: str) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a deeply nested array or object ("[[[[...") exhausts the decoder's recursion limit long
+        # before the 10,240-byte bound. It is a malformed token like any other (401, no error log), not a fault.
         raise TokenError("malformed") from None
 
 
@@ -270,7 +315,7 @@ class TokenVerifier:
             raise TokenError("bad_signature") from None
         except jwt.InvalidAlgorithmError:
             raise TokenError("algorithm_not_allowed") from None
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, RecursionError):  # PyJWT decodes the same JSON again: same answer
             raise TokenError("malformed") from None
         if claims.get("iss") != pool.issuer:
             raise TokenError("wrong_issuer")

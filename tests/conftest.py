@@ -75,3 +75,13 @@ def dependencies_layer(embedded_aws: EmbeddedAws, dependencies_layer_zip: bytes)
     return boto3.client("lambda", region_name=embedded_aws.region).publish_layer_version(
         LayerName="authorizer-deps", Content={"ZipFile": dependencies_layer_zip}, CompatibleRuntimes=["python3.12"],
         CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The test order's seed, also under ``-q`` (which hides pytest-randomly's header line): a failure that only
+    shows in one order can then be repeated with ``-p randomly --randomly-seed=N``."""
+    if not config.pluginmanager.hasplugin("randomly"):
+        return
+    seed = config.getoption("randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"test order: pytest-randomly seed {seed} (repeat: --randomly-seed={seed})")

@@ -49,7 +49,7 @@ def test_scope_mode_allows_any_method_scope_and_answers_401_otherwise(tmp_path, 
     assert allowed.status == "ALLOW"
     assert allowed.response["principalId"] == f"{world.pool_id}|{world.sub('bob')}"
     assert allowed.response["context"] == {
-        "sub": world.sub("bob"), "username": "bob", "groups": "", "scope": s("pets.read"),
+        "sub": world.sub("bob"), "username": "bob", "groups": "", "groups_json": "[]", "scope": s("pets.read"),
         "client_id": world.clients["web"], "token_use": "access", "mode": "scope", "decision_source": "scope"}
     assert all(isinstance(v, str) for v in allowed.response["context"].values())
 

@@ -328,7 +328,8 @@ def test_shadow_records_read_back_exactly_from_log_lines(tmp_path, embedded_aws,
         "record_version", "time", "request_id", "api_id", "stage", "route", "action_id", "mode", "modes_version",
         "modes_source", "principal", "groups", "client_id", "token_use", "client_credentials", "token_error",
         "scope_decision", "avp_decision", "agree", "determining_policies", "avp_error", "avp_latency_ms",
-        "avp_cached", "enforced", "decision_source", "reason", "policy_store_id", "authorizer_version"}
+        "avp_cached", "enforced", "decision_source", "reason", "policy_store_id", "authorizer_version",
+        "avp_evaluation_errors"}
     assert ShadowRecord.from_log_line('{"level": "INFO", "message": "other"}') is None
     with pytest.raises(ShadowRecordError):
         ShadowRecord.from_dict({**data["shadow"], "token": "x"})
