@@ -154,3 +154,16 @@ def test_plan_replaces_a_previous_plan(demo_inventory, tmp_path, capsys):
     (plan / "deployment.json").write_text('{"format_version": 1}')
     assert run(capsys, "plan", str(demo_inventory), "--out", str(plan))[0] == 0
     assert (plan / "deployment.json").read_text() == '{"format_version": 1}'  # a deployed plan keeps its record
+
+
+def test_a_usage_error_exits_1_so_that_2_always_means_differences(capsys):
+    import pytest as _pytest
+
+    from migrate.cli.main import main as cli_main
+    from migrate.errors import ExitCode
+
+    for argv in (["verify", "inv.json", "--plna", "plan"], ["cutover", "--plan", "p"], ["no-such-verb"]):
+        with _pytest.raises(SystemExit) as stopped:
+            cli_main(argv)
+        assert stopped.value.code == ExitCode.ERROR, argv
+        assert "error:" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from migrate import __version__
 from migrate.awsconfig import describe_aws_error
@@ -30,10 +31,19 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool)
                         else "text", help="output format for data (default: text)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; here 2 means "differences or changes found", so a usage error is an
+    error like any other: exit 1 (as Terraform does), with argparse's usage line and message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.ERROR), f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from migrate.cli import cutover, demo, deploy, iam_policy, local, plan, probe, report, scan, verify
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="avp-migrate",
         description="Move API Gateway REST APIs from Cognito OAuth scopes to Cedar policies in Amazon Verified "
                     "Permissions, without anyone gaining or losing access by accident.",
