@@ -370,3 +370,17 @@ def test_the_lambda_entry_point_reads_its_environment(tmp_path, embedded_aws, wo
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler_module.lambda_handler(request_event("GET /avp", "garbage"), None)
     monkeypatch.setattr(handler_module, "_authorizer", None)
+
+
+def test_route_keys_the_configuration_does_not_have_are_logged_not_silently_ignored(tmp_path, embedded_aws, world):
+    put_modes({"GET /avp": "shadow", "GET /avq": "avp"}, version=4)  # a typo: GET /avq is no route
+    h = harness(tmp_path, embedded_aws, config_for(world), store_id=world.store_id,
+                env={"AVP_AUTHZ_MODES_PARAMETER": PARAMETER, "AVP_AUTHZ_MODES_MAX_AGE": "0",
+                     **modes_env({"GET /avp": "shadow", "DELETE /nowhere": "avp"}, version=4)})
+    bob = hosted_ui_access_token(embedded_aws, world, "bob", [s("avp.read")])
+    for _ in range(3):
+        assert h.call(request_event("GET /avp", bob)).status == "ALLOW"
+    lines = h.lines()
+    assert sum("GET /avq" in line and "does not have" in line for line in lines) == 1  # once, not per request
+    assert sum("DELETE /nowhere" in line and "fallback" in line for line in lines) == 1
+    assert all('"level":"ERROR"' in line for line in lines if "does not have" in line)
