@@ -20,6 +20,7 @@ from typing import Any
 import cedarpy
 
 from migrate.embedded.avp import entities as ent
+from migrate.embedded.avp import limits
 from migrate.embedded.avp.backend import Backend
 from migrate.embedded.avp.errors import validation_error
 from migrate.embedded.avp.schema import StoreSchema
@@ -66,6 +67,7 @@ class Authorization:
         snapshot = self._snapshot(params["policyStoreId"])
         entities = ent.entities_from(params.get("entities"))
         _refuse_action_entities(entities)
+        _check_entity_limits(entities)
         request = _cedar_request(params, principal=ent.uid(_required(params, "principal")), path="")
         return _evaluate(snapshot, [request], entities)[0]
 
@@ -75,6 +77,7 @@ class Authorization:
         _check_batch_size(items)
         entities = ent.entities_from(params.get("entities"))
         _refuse_action_entities(entities)
+        _check_entity_limits(entities)
         requests = []
         for i, item in enumerate(items):
             prefix = f"requests.{i + 1}."
@@ -130,6 +133,11 @@ class Authorization:
         key_sets = self.backend.key_sets
         id_claims = verify(id_token, "identityToken", source, key_sets, now) if id_token else None
         access_claims = verify(access_token, "accessToken", source, key_sets, now) if access_token else None
+        # Claim names AVP cannot map are refused once the token is known to be genuine (see limits).
+        if id_claims is not None:
+            limits.check_token_claims(id_claims, "identityToken")
+        if access_claims is not None:
+            limits.check_token_claims(access_claims, "accessToken")
         return source, id_claims, access_claims
 
     def _token_entities(self, snapshot: _Snapshot, source: IdentitySourceRecord, params: dict[str, Any],
@@ -145,7 +153,11 @@ class Authorization:
                                    f"entity types ({names}); they come from the token.", path="entities")
         if snapshot.schema is not None or snapshot.action_entities:
             given = [e for e in given if not _is_action_type(str(e["uid"].get("type")))]  # the schema's win
-        return given + identity.entities
+        # The token's principal ("<poolId>|<sub>") and groups ("<poolId>|<group>") are entities like any other:
+        # the id quota and the parent count apply to them (the groups in the token are the principal's parents).
+        combined = given + identity.entities
+        _check_entity_limits(combined)
+        return combined
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -182,6 +194,11 @@ def _is_action_type(entity_type: str) -> bool:
     return entity_type == "Action" or entity_type.endswith("::Action")
 
 
+def _check_entity_limits(entities: list[dict[str, Any]]) -> None:
+    limits.check_entity_ids(entities)
+    limits.check_transitive_parents(entities)
+
+
 def _refuse_action_entities(entities: list[dict[str, Any]]) -> None:
     # "You can include only principal and resource entities in this parameter; you can't include actions. You
     # must specify actions in the schema" (botocore model, IsAuthorizedInput.entities).
@@ -200,12 +217,15 @@ def _cedar_request(params: dict[str, Any], *, principal: dict[str, str], path: s
             raise validation_error("The context cannot contain a 'token' entry when an accessToken is given.",
                                    path=f"{path}context")
         context["token"] = token_context
-    return {
+    request = {
         "principal": principal,
         "action": ent.action_uid(_required(params, "action", path)),
         "resource": ent.uid(_required(params, "resource", path)),
         "context": context,
     }
+    for role in ("principal", "action", "resource"):
+        limits.check_entity_id(request[role], role, f"{path}{role}")
+    return request
 
 
 def _identifier(entity_uid: dict[str, str]) -> dict[str, str]:

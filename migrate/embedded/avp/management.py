@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from migrate.embedded.avp import limits
 from migrate.embedded.avp.backend import Backend, page
 from migrate.embedded.avp.errors import (
     IDENTITY_SOURCE,
@@ -174,6 +175,7 @@ class Management:
             store = b.store(params["policyStoreId"])
             now = b.now()
             schema = parse_schema(text, now, store.schema)
+            limits.check_schema_namespaces(schema.namespaces)
             # "To delete the schema, run PutSchema with {}" (botocore model, SchemaDefinition.cedarJson).
             # Existing policies are not re-validated (PutSchema documentation).
             store.schema = None if schema.is_empty else schema
