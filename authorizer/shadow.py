@@ -51,6 +51,10 @@ class ShadowRecordError(ValueError):
     """A record (or log line) that is not a shadow record of this version."""
 
 
+# API Gateway's TestInvokeAuthorizer (deploy's smoke test) calls the function with this requestContext.stage; its
+# decisions are records like any other, but they are not traffic, so the shadow report leaves them out.
+TEST_INVOKE_STAGE = "test-invoke-stage"
+
 @dataclass(frozen=True)
 class ShadowRecord:
     time: str

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from authorizer.shadow import TEST_INVOKE_STAGE
 from reports.shadow_model import Latency, Tallies, direction_of
 from reports.shadow_window import Window, epoch, parse_record_time, period_text
 
@@ -66,7 +67,7 @@ def queries(bin_seconds: int) -> dict[str, str]:
     return {
         # every record, by route and outcome: the counts, first and last seen
         "outcomes": "\n".join([
-            "filter shadow.record_version = 1",
+            f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\"",
             f"| fields {_OUTCOME_FIELDS}",
             "| stats count(*) as records, earliest(shadow.time) as first_seen, latest(shadow.time) as last_seen"
             " by route, mode, decided_by, reason, token_error, scope, avp, avp_error",
@@ -74,7 +75,8 @@ def queries(bin_seconds: int) -> dict[str, str]:
         ]),
         # fresh AVP calls (not cached answers), failures included
         "latency": "\n".join([
-            "filter shadow.record_version = 1 and shadow.avp_cached = 0 and shadow.avp_latency_ms >= 0",
+            f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\" and shadow.avp_cached = 0 "
+            "and shadow.avp_latency_ms >= 0",
             f"| fields {_ROUTE}",
             "| stats count(*) as calls, pct(shadow.avp_latency_ms, 50) as p50, pct(shadow.avp_latency_ms, 95) as p95,"
             " pct(shadow.avp_latency_ms, 99) as p99 by route",
@@ -82,14 +84,14 @@ def queries(bin_seconds: int) -> dict[str, str]:
         ]),
         # the chart: decisions AVP was asked about, per route and bucket
         "decisions_over_time": "\n".join([
-            "filter shadow.record_version = 1",
+            f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\"",
             f"| fields {_DECISION_FIELDS}, {bucket}",
             f'| filter {_DECIDED} and (avp != "{NULL}" or avp_error != "{NULL}")',
             "| stats count(*) as records by route, bucket",
             f"| limit {QUERY_LIMIT}",
         ]),
         "disagreements_over_time": "\n".join([
-            "filter shadow.record_version = 1",
+            f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\"",
             f"| fields {_DECISION_FIELDS}, {bucket}",
             f'| filter {_DECIDED} and avp != "{NULL}" and avp != scope',
             "| stats count(*) as records by route, bucket",
@@ -97,7 +99,7 @@ def queries(bin_seconds: int) -> dict[str, str]:
         ]),
         # who disagrees: principal, groups and determining policies, the most frequent first
         "disagreement_examples": "\n".join([
-            "filter shadow.record_version = 1",
+            f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\"",
             f'| fields {_ROUTE}, coalesce(shadow.scope_decision, "{NULL}") as scope,'
             f' coalesce(shadow.avp_decision, "{NULL}") as avp, coalesce(shadow.principal, "{NULL}") as principal',
             f'| filter avp != "{NULL}" and avp != scope',

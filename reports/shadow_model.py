@@ -120,9 +120,10 @@ class LineCounts:
     skipped: int = 0  # lines that hold no shadow record: other log lines, Lambda's START/END/REPORT, non-JSON
     invalid: int = 0  # a "shadow" key whose value is not a record of this version
     outside_window: int = 0  # records before --start or after --end
+    test_invocations: int = 0  # records of TestInvokeAuthorizer calls (deploy's smoke test): not traffic
 
     def merge(self, other: LineCounts) -> None:
-        for name in ("lines", "records", "skipped", "invalid", "outside_window"):
+        for name in ("lines", "records", "skipped", "invalid", "outside_window", "test_invocations"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -206,7 +207,8 @@ def summarize(tallies: Tallies, *, thresholds: Thresholds, window: Window, sourc
         window={"start": start, "end": end, "first_seen": first, "last_seen": last, "bin_seconds": bin_seconds},
         thresholds=thresholds, summary=summary, routes=routes,
         lines={"lines": tallies.lines.lines, "records": tallies.lines.records, "skipped": tallies.lines.skipped,
-               "invalid": tallies.lines.invalid, "outside_window": tallies.lines.outside_window},
+               "invalid": tallies.lines.invalid, "outside_window": tallies.lines.outside_window,
+               "test_invocations": tallies.lines.test_invocations},
         problems=list(tallies.problems), policy_names=dict(policy_names or {}),
         latency_method="exact (nearest rank)" if exact else "CloudWatch Logs Insights pct()",
     )

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
-from authorizer.shadow import LOG_KEY, RECORD_VERSION, ShadowRecord
+from authorizer.shadow import LOG_KEY, RECORD_VERSION, TEST_INVOKE_STAGE, ShadowRecord
 from reports.shadow_model import ExampleKey, Tallies, direction_of
 from reports.shadow_window import Window
 
@@ -53,12 +53,13 @@ _SHADOW_TEXT = f'"{LOG_KEY}"'.encode()
 
 # The fields the report reads. Lists are kept raw (undecoded) and decoded only for the rare disagreement.
 _USED = ("time", "route", "mode", "decision_source", "reason", "token_error", "scope_decision", "avp_decision",
-         "avp_error", "avp_latency_ms", "avp_cached", "principal", "groups", "determining_policies", "record_version")
+         "avp_error", "avp_latency_ms", "avp_cached", "principal", "groups", "determining_policies", "record_version",
+         "stage")
 _LAZY = ("principal", "groups", "determining_policies")
 # Values the authorizer writes today (authorizer/shadow.py): decoded as interned literals on the fast path.
 _CLOSED: dict[str, Any] = {
-    "mode": Literal["scope", "shadow", "avp", "unknown"],
-    "decision_source": Literal["scope", "avp", "avp_error", "config", "error"],
+    "mode": Literal["scope", "shadow", "avp", "both", "unknown"],
+    "decision_source": Literal["scope", "avp", "both", "avp_error", "config", "error"],
     "scope_decision": Literal["ALLOW", "DENY"] | None,
     "avp_decision": Literal["ALLOW", "DENY"] | None,
 }
@@ -139,6 +140,10 @@ class Accumulator:
 
     def add_records(self, records: Sequence[Any]) -> None:
         self.tallies.lines.records += len(records)
+        tests = [r for r in records if r.stage == TEST_INVOKE_STAGE]
+        if tests:  # deploy's smoke test (TestInvokeAuthorizer): decisions, but not traffic, so not evidence
+            self.tallies.lines.test_invocations += len(tests)
+            records = [r for r in records if r.stage != TEST_INVOKE_STAGE]
         if self._start is not None or self._end is not None:
             kept = [r for r in records if (self._start is None or r.time >= self._start)
                     and (self._end is None or r.time <= self._end)]

@@ -192,7 +192,9 @@ def title_facts(data: ShadowData) -> Facts:
         ("Thresholds", f"at least {t.min_decisions:,} decisions; at most {t.allow_disagreements:,} disagreements; "
                        f"AVP error rate at most {rate(t.max_avp_error_rate)}"),
         ("Lines", f"{lines['lines']:,} read: {lines['records']:,} shadow records, {lines['skipped']:,} other lines "
-                  f"skipped, {lines['invalid']:,} invalid, {lines['outside_window']:,} outside the window"),
+                  f"skipped, {lines['invalid']:,} invalid, {lines['outside_window']:,} outside the window"
+                  + (f", {lines['test_invocations']:,} from deploy's smoke test (not counted)"
+                     if lines.get("test_invocations") else "")),
     ]
     return Facts(tuple(items))
 

@@ -384,6 +384,31 @@ def test_a_window_keeps_only_its_records(traffic, tmp_path, capsys):
     assert report["window"]["start"] == middle and report["window"]["first_seen"] >= middle
 
 
+def test_deploy_s_smoke_test_decisions_are_not_evidence(traffic, tmp_path, capsys):
+    """TestInvokeAuthorizer calls (requestContext.stage test-invoke-stage) are real decisions of the deployed
+    function, but not traffic: counted apart, never towards a route's readiness."""
+    from dataclasses import replace
+
+    from authorizer.shadow import TEST_INVOKE_STAGE
+
+    source = traffic.write(tmp_path / "authorizer.jsonl")
+    plain = tally_records(traffic.records)
+    smoke = [replace(r, stage=TEST_INVOKE_STAGE) for r in traffic.records]
+    mixed = tally_records([*traffic.records, *smoke])
+    assert mixed.lines.test_invocations == len(smoke) and plain.lines.test_invocations == 0
+    assert {k: sum(v.outcomes.values()) for k, v in mixed.routes.items()} == {
+        k: sum(v.outcomes.values()) for k, v in plain.routes.items()}
+    with source.open("a") as handle:
+        handle.writelines(json.dumps({"shadow": r.to_dict()}) + "\n" for r in smoke)
+    code, out, err = run_cli(capsys, "--files", str(source), "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / "shadow-report.json").read_text())
+    assert report["lines"]["test_invocations"] == len(smoke)
+    assert f"{len(smoke):,} from deploy's smoke test (not evidence)" in out
+    for text in queries(3600).values():
+        assert f'shadow.stage != "{TEST_INVOKE_STAGE}"' in text
+
+
 # --- Logs Insights: the queries, the polling, the results --------------------------------------------------------
 
 def test_the_insights_queries_aggregate_server_side_by_route():
@@ -522,7 +547,8 @@ def test_insights_results_in_the_api_shape_become_the_report_numbers():
     assert (scope["decisions"], scope["disagreements"][DENY_ALLOW], scope["ready"]) == (301, 1, False)
     assert scope["examples"][DENY_ALLOW][0]["determining_policies"] == ["PolicyABC123"]
     assert data.summary["unrouted"] == 2 and data.lines == {"lines": 480, "records": 473, "skipped": 7,
-                                                             "invalid": 0, "outside_window": 0}
+                                                             "invalid": 0, "outside_window": 0,
+                                                             "test_invocations": 0}
     assert data.latency_method == "CloudWatch Logs Insights pct()"
 
 

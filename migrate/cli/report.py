@@ -184,13 +184,14 @@ def _read_log_group(args: argparse.Namespace, log_group: str, window: Any, recor
 def _require_records(tallies: Any, source: dict[str, Any], window: Any) -> None:
     """No shadow record at all is an error (a wrong file, an empty log group, a wrong window), not an empty report."""
     lines = tallies.lines
-    if lines.records - lines.outside_window > 0:
+    if lines.records - lines.outside_window - lines.test_invocations > 0:
         return
     where = (f"log group {source['log_group']}" if source["log_group"] else ", ".join(source["files"]))
     start, end = window.bounds_text()
     span = f" between {start} and {end}" if start or end else ""
     detail = (f"{lines.lines:,} lines: {lines.skipped:,} not shadow records, {lines.invalid:,} invalid"
-              + (f", {lines.outside_window:,} outside the window" if lines.outside_window else ""))
+              + (f", {lines.outside_window:,} outside the window" if lines.outside_window else "")
+              + (f", {lines.test_invocations:,} from deploy's smoke test" if lines.test_invocations else ""))
     first = f"; first problem: {tallies.problems[0]}" if tallies.problems else ""
     raise UserError(f"no shadow records{span} ({detail}){first}", where=where)
 
@@ -210,7 +211,9 @@ def render(data: Any, paths: list[Path]) -> str:
     s, lines, t = data.summary, data.lines, data.thresholds
     out = [f"wrote {', '.join(str(p) for p in paths)}",
            f"read {lines['lines']:,} lines: {lines['records']:,} shadow records, {lines['skipped']:,} other lines, "
-           f"{lines['invalid']:,} invalid, {lines['outside_window']:,} outside the window",
+           f"{lines['invalid']:,} invalid, {lines['outside_window']:,} outside the window"
+           + (f", {lines['test_invocations']:,} from deploy's smoke test (not evidence)"
+              if lines.get("test_invocations") else ""),
            f"records from {when(data.window['first_seen'])} to {when(data.window['last_seen'])}",
            f"{s['ready']} of {s['routes']} endpoints ready (at least {t.min_decisions:,} decisions, at most "
            f"{t.allow_disagreements:,} disagreements, AVP error rate at most {rate(t.max_avp_error_rate)})"]
