@@ -120,7 +120,9 @@ def test_the_demo_command_tells_the_story(tmp_path, dependencies_layer_zip):
     assert "a scan after undeploy equals the scan before deploy" in result.stdout
     (package_line,) = [line for line in result.stdout.splitlines() if "package check:" in line]
     assert "authorizer.handler.lambda_handler and the" in package_line and "load in CPython 3.12" in package_line
-    (smoke_line,) = [line for line in result.stdout.splitlines() if "smoke test" in line]
+    (smoke_line,) = [line for line in result.stdout.splitlines() if "smoke test passed" in line]
+    # its decisions reach the log group but are not evidence: the shadow report counts them apart
+    assert "from deploy's smoke test (not evidence)" in result.stdout
     assert "smoke test passed: an invalid token got 401; 104 requests as 8 signed-in user(s) on 13 route(s)" in (
         smoke_line)
     assert (tmp_path / "demo" / "plan" / "report.html").exists()
