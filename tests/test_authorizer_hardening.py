@@ -23,6 +23,7 @@ from tests.authorizer_helpers import (
     API_ID,
     NS,
     b64,
+    closed_port_url,
     config_for,
     harness,
     hosted_ui_access_token,
@@ -457,6 +458,8 @@ def test_fetch_jwks_takes_http_urls_and_answers_up_to_256_kib_only():
         for url in ("file:///etc/passwd", "ftp://example.com/jwks.json", f"{base[7:]}/fits"):
             with pytest.raises(JwksError, match="not an http"):
                 fetch_jwks(url)
+        with pytest.raises(JwksError, match="URLError"):
+            fetch_jwks(closed_port_url() + "/jwks.json")  # connection refused: a JwksError like the others
     finally:
         server.shutdown()
         server.server_close()
@@ -508,6 +511,11 @@ def test_the_injected_clock_alone_governs_the_token_times():
                           ({"nbf": real + 5.5, "exp": real + 60}, "not_yet_valid"), ({"exp": real - 5}, "expired")):
         with pytest.raises(TokenError, match=reason):
             fixed.verify(token(**times), "access")
+    for kid in ("", None):
+        headers = {"kid": kid} if kid is not None else {}
+        claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", "client_id": "c", **alive}
+        with pytest.raises(TokenError, match="malformed"):
+            now.verify(jwt.encode(claims, key, algorithm="RS256", headers=headers), "access")
     header, payload, _ = token(**alive).split(".")
     for bad_signature in ("A", "abcde"):  # not decodable base64url: PyJWT refuses it before the signature check
         with pytest.raises(TokenError, match="malformed"):
