@@ -465,6 +465,14 @@ def test_fetch_jwks_takes_http_urls_and_answers_up_to_256_kib_only():
         server.server_close()
 
 
+def test_the_jwks_url_template_placeholders():
+    from authorizer.tokens import jwks_url_template
+
+    pool = PoolConfig("eu-west-3_AbC", "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_AbC/")
+    url = jwks_url_template("https://keys.example/{region}/{pool_id}?from={issuer}")(pool)
+    assert url == "https://keys.example/eu-west-3/eu-west-3_AbC?from=https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_AbC"
+
+
 def test_the_injected_clock_alone_governs_the_token_times():
     """exp, nbf and iat are checked against the verifier's clock, never against PyJWT's (the system clock): the
     decision cache uses the same clock, so the two can never disagree about whether a token is alive."""
@@ -516,6 +524,14 @@ def test_the_injected_clock_alone_governs_the_token_times():
         claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", "client_id": "c", **alive}
         with pytest.raises(TokenError, match="malformed"):
             now.verify(jwt.encode(claims, key, algorithm="RS256", headers=headers), "access")
+    machine = {"iss": pool.issuer, "sub": "c", "token_use": "access", "client_id": "c", **alive}  # no username
+    assert now.verify(jwt.encode(machine, key, algorithm="RS256", headers={"kid": "k1"}), "access").client_credentials
+    assert not now.verify(token(**alive, username="u1"), "access").client_credentials
+    assert not now.verify(token(**alive), "access").client_credentials  # a user's token: sub is not the client
+    id_machine_like = {**id_claims, "sub": "c"}
+    del id_machine_like["cognito:username"], id_machine_like["username"]
+    assert not now.verify(jwt.encode(id_machine_like, key, algorithm="RS256", headers={"kid": "k1"}),
+                          "id").client_credentials
     header, payload, _ = token(**alive).split(".")
     for bad_signature in ("A", "abcde"):  # not decodable base64url: PyJWT refuses it before the signature check
         with pytest.raises(TokenError, match="malformed"):
