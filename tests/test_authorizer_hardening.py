@@ -519,6 +519,10 @@ def test_the_injected_clock_alone_governs_the_token_times():
                           ({"nbf": real + 5.5, "exp": real + 60}, "not_yet_valid"), ({"exp": real - 5}, "expired")):
         with pytest.raises(TokenError, match=reason):
             fixed.verify(token(**times), "access")
+    for sub, reason in (("", "missing_claim"), (7, "malformed")):  # no principal can be named (PyJWT refuses 7)
+        claims = {"iss": pool.issuer, "sub": sub, "token_use": "access", "client_id": "c", **alive}
+        with pytest.raises(TokenError, match=reason):
+            now.verify(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"}), "access")
     for kid in ("", None):
         headers = {"kid": kid} if kid is not None else {}
         claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", "client_id": "c", **alive}
