@@ -23,6 +23,7 @@ from tests.authorizer_helpers import (
     API_ID,
     NS,
     b64,
+    closed_port_url,
     config_for,
     harness,
     hosted_ui_access_token,
@@ -467,9 +468,19 @@ def test_fetch_jwks_takes_http_urls_and_answers_up_to_256_kib_only():
         for url in ("file:///etc/passwd", "ftp://example.com/jwks.json", f"{base[7:]}/fits"):
             with pytest.raises(JwksError, match="not an http"):
                 fetch_jwks(url)
+        with pytest.raises(JwksError, match="URLError"):
+            fetch_jwks(closed_port_url() + "/jwks.json")  # connection refused: a JwksError like the others
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_jwks_url_template_placeholders():
+    from authorizer.tokens import jwks_url_template
+
+    pool = PoolConfig("eu-west-3_AbC", "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_AbC/")
+    url = jwks_url_template("https://keys.example/{region}/{pool_id}?from={issuer}")(pool)
+    assert url == "https://keys.example/eu-west-3/eu-west-3_AbC?from=https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_AbC"
 
 
 def test_the_injected_clock_alone_governs_the_token_times():
@@ -518,6 +529,23 @@ def test_the_injected_clock_alone_governs_the_token_times():
                           ({"nbf": real + 5.5, "exp": real + 60}, "not_yet_valid"), ({"exp": real - 5}, "expired")):
         with pytest.raises(TokenError, match=reason):
             fixed.verify(token(**times), "access")
+    for sub, reason in (("", "missing_claim"), (7, "malformed")):  # no principal can be named (PyJWT refuses 7)
+        claims = {"iss": pool.issuer, "sub": sub, "token_use": "access", "client_id": "c", **alive}
+        with pytest.raises(TokenError, match=reason):
+            now.verify(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"}), "access")
+    for kid in ("", None):
+        headers = {"kid": kid} if kid is not None else {}
+        claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", "client_id": "c", **alive}
+        with pytest.raises(TokenError, match="malformed"):
+            now.verify(jwt.encode(claims, key, algorithm="RS256", headers=headers), "access")
+    machine = {"iss": pool.issuer, "sub": "c", "token_use": "access", "client_id": "c", **alive}  # no username
+    assert now.verify(jwt.encode(machine, key, algorithm="RS256", headers={"kid": "k1"}), "access").client_credentials
+    assert not now.verify(token(**alive, username="u1"), "access").client_credentials
+    assert not now.verify(token(**alive), "access").client_credentials  # a user's token: sub is not the client
+    id_machine_like = {**id_claims, "sub": "c"}
+    del id_machine_like["cognito:username"], id_machine_like["username"]
+    assert not now.verify(jwt.encode(id_machine_like, key, algorithm="RS256", headers={"kid": "k1"}),
+                          "id").client_credentials
     header, payload, _ = token(**alive).split(".")
     for bad_signature in ("A", "abcde"):  # not decodable base64url: PyJWT refuses it before the signature check
         with pytest.raises(TokenError, match="malformed"):
