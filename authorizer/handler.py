@@ -73,7 +73,8 @@ def build_authorizer(environ: Mapping[str, str] | None = None, *, logger: Any = 
     telemetry = Telemetry(logger=logger or make_logger(settings.service_name),
                           metrics=metrics or make_metrics(settings.metrics_namespace))
     jwks = JwksCache(jwks_url_template(settings.jwks_url_template),
-                     min_refresh_seconds=settings.jwks_min_refresh_seconds, fetch=jwks_fetch or fetch_jwks,
+                     min_refresh_seconds=settings.jwks_min_refresh_seconds,
+                     max_age_seconds=settings.jwks_max_age_seconds, fetch=jwks_fetch or fetch_jwks,
                      on_error=lambda message: telemetry.error("cannot read a user pool's JWKS", detail=message))
     route_keys = tuple(config.routes)
     try:

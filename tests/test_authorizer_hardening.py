@@ -369,6 +369,12 @@ def test_the_jwks_max_age_setting():
             Settings.from_environ({"AVP_AUTHZ_JWKS_MAX_AGE_SECONDS": bad})
 
 
+def test_the_jwks_max_age_setting_reaches_the_key_cache(tmp_path, embedded_aws, world):
+    h = harness(tmp_path, embedded_aws, config_for(world), store_id=world.store_id,
+                env={"AVP_AUTHZ_JWKS_MAX_AGE_SECONDS": "900"})
+    assert h.authorizer.verifier._jwks._max_age == 900
+
+
 # --- 6. "?" in the method ARN ------------------------------------------------------------------------------------
 
 
