@@ -109,6 +109,11 @@ def mint_callers(account: Any, embedded_aws: Any) -> list[Caller]:
                                                 AuthParameters={"REFRESH_TOKEN": result["RefreshToken"]})
             result = refreshed["AuthenticationResult"]
             callers.append(Caller(f"{who} mobile/refresh", result["AccessToken"], result["IdToken"]))
+            # the public InitiateAuth password flow, as the mobile app itself signs in
+            result = idp.initiate_auth(ClientId=mobile, AuthFlow="USER_PASSWORD_AUTH",
+                                       AuthParameters={"USERNAME": username,
+                                                       "PASSWORD": PASSWORD})["AuthenticationResult"]
+            callers.append(Caller(f"{who} mobile/user-password", result["AccessToken"], result["IdToken"]))
         for scopes in web_choices:
             hosted = embedded_aws.tokens.hosted_ui_tokens(web, username, scopes)
             callers.append(Caller(f"{who} web/hosted-ui scopes={scopes or 'all'}", hosted["access_token"],
