@@ -30,8 +30,9 @@ the snapshot, the space is *unproven*: :attr:`PrincipalSpace.unproven` says what
 calls such a check equivalent.
 
 Limits of the argument, stated rather than hidden: a user's attribute values are those the scan read (a user
-nobody names holds none of the attribute values the rules test); a client-credentials token asks for all of its
-client's scopes; a principal in more than :data:`MAX_PARENTS` groups is only checked where a real user is.
+nobody names holds none of the attribute values the rules test); a client-credentials token is checked for each
+combination of its client's scopes that a policy can tell apart (as a hosted-UI request is); a principal in more
+than :data:`MAX_PARENTS` groups is only checked where a real user is.
 """
 
 from __future__ import annotations
@@ -359,8 +360,11 @@ class _Builder:
                 user_flows += self._hosted_variants(flow, deciding)
             else:
                 user_flows.append(flow)
-        machine = tuple(f for c in self.pool.clients if (f := machine_flow(c)) is not None)
-        return tuple(user_flows), machine
+        machine: list[Flow] = []
+        for client in self.pool.clients:
+            if (flow := machine_flow(client)) is not None:
+                machine += self._requested_variants(flow, deciding, empty_allowed=False)
+        return tuple(user_flows), tuple(machine)
 
     def _deciding_scopes(self) -> frozenset[str] | None:
         """Requested scopes that can change a decision after the move (None: any scope can)."""
@@ -369,12 +373,20 @@ class _Builder:
         return frozenset(self.facts.strings) | {"openid"}
 
     def _hosted_variants(self, flow: Flow, deciding: frozenset[str] | None) -> list[Flow]:
+        return self._requested_variants(flow, deciding, empty_allowed=True)
+
+    def _requested_variants(self, flow: Flow, deciding: frozenset[str] | None, *,
+                            empty_allowed: bool) -> list[Flow]:
+        """The flow once per combination of requested scopes that a policy can tell apart. A hosted-UI request
+        may ask for none of the client's scopes; a client-credentials request that asks for none gets them all
+        (Cognito: "If you don't request any scopes, ... all custom scopes"), so it is the all-scopes variant."""
         allowed = list(dict.fromkeys(flow.requested_scopes))
         nonadditive = [s for s in allowed if deciding is None or s in deciding]
         additive = [s for s in allowed if s not in nonadditive]
+        where = "in the hosted UI" if flow.kind == "hosted-ui" else "in client-credentials requests"
         if 2 ** len(nonadditive) > MAX_SCOPE_SUBSETS:
             self.unproven.append(f"app client {flow.client_name or flow.client_id} allows {len(nonadditive)} scopes "
-                                 "the policies can tell apart in the hosted UI: too many combinations to enumerate; "
+                                 f"the policies can tell apart {where}: too many combinations to enumerate; "
                                  "only the request for all of them was checked")
             return [flow]
         variants: dict[tuple[str, ...], str] = {}
@@ -383,11 +395,13 @@ class _Builder:
                 for extra in [None, *additive]:
                     chosen = set(base) | ({extra} if extra else set())
                     requested = tuple(s for s in allowed if s in chosen)
+                    if not requested and not empty_allowed:
+                        continue
                     if requested == tuple(allowed):
                         variants.setdefault(requested, "")
                     else:
                         variants.setdefault(requested, "asking for " + (" ".join(requested) or "no scope it allows"))
-        return [Flow(flow.client_id, flow.client_name, "hosted-ui", requested, variant=label)
+        return [Flow(flow.client_id, flow.client_name, flow.kind, requested, variant=label)
                 for requested, label in variants.items()]
 
     # all together

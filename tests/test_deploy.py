@@ -146,7 +146,7 @@ def test_deploy_dry_run_deploy_redeploy_edit_and_undeploy(demo, capsys, embedded
     assert code == 2
     planned = change_lines(dry)
     assert planned[0].startswith("create verifiedpermissions policy store")
-    assert sum(line.startswith("create verifiedpermissions policy \"") for line in planned) == 12
+    assert sum(line.startswith("create verifiedpermissions policy \"") for line in planned) == 13
     assert sum(line.startswith("update apigateway method ") for line in planned) == 13
     assert planned[-1].startswith("create apigateway deployment of stage prod")
     assert not (demo.plan / "deployment.json").exists()

@@ -76,7 +76,7 @@ def test_the_manifest_names_every_file_plan_wrote_and_readers_say_what_changed(d
     # deploy re-verifies the edited policy, says so, and warns about the report only.
     code, lines, err = run(capsys, demo.deploy_args("--yes"))
     assert code == 0 and err == ""
-    assert lines[0].startswith("gate: proven equivalent: 12 policies, schema.json, authorizer-config.json")
+    assert lines[0].startswith("gate: proven equivalent: 13 policies, schema.json, authorizer-config.json")
     assert lines[1] == f"gate: edited since `avp-migrate plan`, and re-verified: policies/{policy.name} (edited)"
     assert lines[2].startswith("warning: changed since `avp-migrate plan` (deploy does not use them") and \
         lines[2].endswith("report.html (edited)")

@@ -366,14 +366,6 @@ def world(_embedded_aws_session, tmp_path_factory) -> World:
     return World(account, inventory_path, plan, config, verbs, callers, scope, baseline, timing)
 
 
-def _narrowed_machine_token(label: str) -> bool:
-    return label.startswith("reporting-service/client-credentials scopes=[")
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "finding: a client-credentials token that asks for fewer scopes than its client allows (scope=orders.read) "
-    "is decided by scope today (403 on GET /reports) but the plan's machine policy permits every action of the "
-    "client's allowed scopes without testing context.token.scope, so AVP allows it; verify says equivalent"))
 def test_the_demo_plan_is_equivalent_for_every_real_token(world, capsys):
     unequal = sorted(k for k in world.scope if world.scope[k] != world.baseline[k])
     code = main(["verify", str(world.inventory), "--plan", str(world.plan)])
@@ -388,9 +380,11 @@ def test_verify_catches_exactly_the_perturbations_that_change_a_decision(world, 
     started = time.perf_counter()
     account, config, verbs, callers, baseline = (world.account, world.config, world.verbs, world.callers,
                                                  world.baseline)
-    # The unperturbed plan is equivalent by the oracle, but for the one known finding (the xfail above).
+    # The unperturbed plan is equivalent by the oracle (this test found, and now guards, the machine policies that
+    # ignored the token's scopes: a client-credentials token asking for one of its client's scopes was allowed the
+    # methods of the others).
     unequal = sorted(k for k in world.scope if world.scope[k] != baseline[k])
-    assert all(_narrowed_machine_token(k[0]) for k in unequal), unequal[:5]
+    assert not unequal, unequal[:5]
     assert main(["verify", str(world.inventory), "--plan", str(world.plan)]) == ExitCode.OK
     capsys.readouterr()
 

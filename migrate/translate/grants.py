@@ -236,8 +236,10 @@ class GrantBuilder:
                 f"client-credentials client {cls.examples[0] if cls.examples else cls.client_id} ({cls.client_id}) "
                 f"calls {len(routes)} endpoints with its scopes; the authorizer evaluates its tokens with IsAuthorized "
                 f"on Client::\"{cls.client_id}\"", routes=routes, detail={"client_id": cls.client_id}))
-            if scopes:
-                self.grants.append(Grant(kind="machine-to-machine",
-                                         principal=PrincipalRef("client", cls.client_id or "", cls.examples[0]
-                                                                if cls.examples else ""),
-                                         scopes=scopes, note="client credentials"))
+            # One grant per scope, each requiring that scope in the token: a client-credentials request may ask
+            # for some of the client's scopes only, and today's rule (any of the method's scopes in the token)
+            # then refuses the methods of the others. A grant of all the client's scopes at once would allow them.
+            principal = PrincipalRef("client", cls.client_id or "", cls.examples[0] if cls.examples else "")
+            for scope in scopes:
+                self.grants.append(Grant(kind="machine-to-machine", principal=principal, scopes=(scope,),
+                                         require_scope_in_token=True, note="client credentials"))

@@ -101,7 +101,7 @@ def _grant_label(grant: Grant) -> str:
     if grant.kind == "hosted-ui-exposure":
         return f"{grant.note}: {grant.scopes[0]}"
     if grant.kind == "machine-to-machine":
-        return f"machine: {who}"
+        return f"machine: {who}: {grant.scopes[0]}" if grant.require_scope_in_token else f"machine: {who}"
     return "ID-token routes: any user"
 
 
