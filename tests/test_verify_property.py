@@ -45,7 +45,7 @@ from migrate.errors import ExitCode
 from tests.authorizer_helpers import harness, modes_env, request_event
 
 GROUPS = [name for name, _ in DEMO.groups]
-PERTURBATIONS = 8
+PERTURBATIONS = 6
 
 
 @dataclass(frozen=True)
