@@ -162,7 +162,8 @@ def main() -> None:
         import_ms = cold_import_ms("import authorizer.handler")
         build_ms = cold_import_ms(
             "from authorizer.handler import build_authorizer; "
-            f"build_authorizer({{'AVP_AUTHZ_CONFIG_PATH': {str(config_path)!r}}})")
+            f"build_authorizer({{'AVP_AUTHZ_CONFIG_PATH': {str(config_path)!r}, "
+            "'AVP_AUTHZ_MODES': '{\"version\": 1, \"routes\": {}}'})")
 
     print("Lambda authorizer benchmark (warm, per request; CPU = process time, all threads)")
     print(f"  {'measure':<42} {'CPU µs':>9} {'x floor':>8} {'wall µs':>9}")
