@@ -317,6 +317,9 @@ class ModeSource:
         self.parameter = parameter
         self.max_age = max_age
         self.fallback = fallback
+        # The fallback is the function's environment: fixed for the container's life, so its pending routes are
+        # computed once here, not on every request.
+        self._pending = fallback.pending_routes if fallback is not None else frozenset()
         self.route_keys = tuple(route_keys)
         self._fetch = fetch or ssm_fetcher()
         self._clock = clock
@@ -334,10 +337,9 @@ class ModeSource:
     def current(self) -> EffectiveModes:
         published = self._current_published()
         fallback = self.fallback
-        pending = fallback.pending_routes if fallback is not None else frozenset()
         if published is not None and (fallback is None or (published.version or 0) >= (fallback.version or 0)):
-            return EffectiveModes(published, pending)
-        return EffectiveModes(fallback, pending)
+            return EffectiveModes(published, self._pending)
+        return EffectiveModes(fallback, self._pending)
 
     # --- the published document -------------------------------------------------------------------------------
 

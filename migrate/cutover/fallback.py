@@ -40,10 +40,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from authorizer.modes import ModeDocument, ModeDocumentError, PendingMark, compact_document, route_index
+from authorizer.settings import ENV_MODES
+from migrate.cutover.evidence import parse_time
 from migrate.cutover.ledger import Entry
 from migrate.errors import UserError
 
-ENV_MODES = "AVP_AUTHZ_MODES"
 ENV_LIMIT_BYTES = 4096  # Lambda quotas: 4 KB for all environment variables of a function, in aggregate
 MAX_ATTEMPTS = 10
 STALE_PENDING = timedelta(minutes=15)  # a change's three steps take seconds; older marks belong to dead writers
@@ -196,11 +197,9 @@ def _readable(document: ModeDocument) -> dict[str, Any]:
 
 def older_than(mark: PendingMark, cutoff: datetime) -> bool:
     try:
-        at = datetime.fromisoformat(mark.at.replace("Z", "+00:00"))
-    except ValueError:
+        at = parse_time(mark.at, where="pending mark")
+    except UserError:
         return True  # an unreadable time is no reason to keep a mark forever
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
     return at < cutoff
 
 

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 from authorizer.modes import ModeDocument, ModeDocumentError, PendingMark
-from migrate.cutover.fallback import FunctionFallback, fallback_text
+from authorizer.settings import ENV_MODES, ENV_MODES_PARAMETER, ENV_POLICY_STORE_ID
+from migrate.cutover.fallback import ENV_LIMIT_BYTES, FunctionFallback, environment_size, fallback_text
 from migrate.cutover.ledger import Ledger
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found, retry_eventual
@@ -40,8 +41,7 @@ MEMORY_MB = 256  # cryptography's import is CPU-bound and Lambda's CPU grows wit
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
 DEFAULT_LOG_RETENTION_DAYS = 30
-ENV_LIMIT_BYTES = 4096  # Lambda quotas: 4 KB for all environment variables of a function, in aggregate
-ENV_STORE, ENV_PARAMETER, ENV_MODES = "AVP_AUTHZ_POLICY_STORE_ID", "AVP_AUTHZ_MODES_PARAMETER", "AVP_AUTHZ_MODES"
+ENV_STORE, ENV_PARAMETER = ENV_POLICY_STORE_ID, ENV_MODES_PARAMETER
 
 TRUST_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -180,7 +180,7 @@ def desired_environment(ctx: Context, current: dict[str, str], modes_text: str) 
         return None
     environment = {**current, ENV_STORE: ctx.record.policy_store_id, ENV_PARAMETER: ctx.names.mode_parameter,
                    ENV_MODES: modes_text}
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in environment.items())
+    size = environment_size(environment)
     if size > ENV_LIMIT_BYTES:
         raise UserError(f"the function's environment would be {size} bytes, over Lambda's 4 KB: the mode document "
                         f"is {len(modes_text.encode())} bytes (too many routes for the fallback variable)",
