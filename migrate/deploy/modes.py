@@ -34,6 +34,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 
 from authorizer.modes import ModeDocument, ModeDocumentError
+from migrate.cutover.ledger import document_text
 from migrate.cutover.publish import STANDARD_TIER_BYTES, published_text
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found
@@ -47,17 +48,6 @@ LEDGER_KEY_SCHEMA = {("pk", "HASH"): "S", ("version", "RANGE"): "N"}
 class ModePlan:
     document: dict[str, Any]  # what the parameter holds after this deploy
     changes: list[Change]
-
-    @property
-    def text(self) -> str:
-        return canonical(self.document)
-
-
-def canonical(document: dict[str, Any]) -> str:
-    # One spelling everywhere (SSM, the function's fallback variable, the ledger), so comparing text is comparing
-    # documents, and the variable stays small (Lambda allows 4 KB of environment in total).
-    # The same spelling as migrate.cutover.ledger.document_text.
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def plan_modes(ctx: Context, routes: list[str], mode: str, route_keys: tuple[str, ...] = ()) -> ModePlan:
@@ -88,7 +78,7 @@ def plan_modes(ctx: Context, routes: list[str], mode: str, route_keys: tuple[str
     if base is not None and not added:
         if latest is None:  # a document the ledger does not explain (its table was emptied): record it as is
             changes.append(_ledger_change(ctx, ddb, base, {}, mode))
-        elif canonical(base) != canonical(published or {}):
+        elif document_text(base) != document_text(published or {}):
             changes.append(_parameter_change(ctx, ssm, base, route_keys, overwrite=True,
                                              why="SSM lags behind the ledger: publish its newest"))
         return ModePlan(base, changes)
@@ -102,7 +92,7 @@ def plan_modes(ctx: Context, routes: list[str], mode: str, route_keys: tuple[str
 
 def _ledger_change(ctx: Context, ddb: Any, document: dict[str, Any], before: dict[str, str], mode: str) -> Change:
     version = int(document["version"])
-    text = canonical(document)
+    text = document_text(document)
     detail = f"version {version}, audit deploy: {len(before)} route(s) -> {mode}"
     return Change("create", f"dynamodb item {LEDGER_TABLE}[pk={ctx.names.ledger_pk}, version={version}]", detail,
                   apply=lambda: _write_ledger(ctx, ddb, version, text, before, mode))
