@@ -1,8 +1,10 @@
 """verify speed: a generated inventory of 500 endpoints, 200 group combinations and 3 clients.
 
-Reports Cedar decisions per second (one core) with the policy set indexed by action, next to the same check
-without the index (every request evaluated against the whole policy set). Identical requests are decided once
-in both runs (a token-level memo); the figure counts only decisions Cedar actually made. Goal: 20,000/s.
+Reports Cedar decisions per second (one process, one core) and the wall time of the whole check, with the
+policy set indexed by action and principal type, next to the same check without the index (every request
+evaluated against the whole policy set). In both runs identical requests are decided once and the context is
+cut to what the policies test (see migrate.context_projection): the decision count is only what Cedar actually
+evaluated, and the requests column is every (token, route action) pair the verdict covers. Goal: 20,000/s.
 """
 
 from __future__ import annotations
@@ -80,19 +82,20 @@ def main() -> None:
     translation = translate(inventory)
     translate_seconds = time.perf_counter() - started
     runs = {}
-    for label, indexed in (("indexed by action", True), ("without the index", False)):
+    for label, indexed in (("indexed", True), ("without the index", False)):
         started = time.perf_counter()
         result = check(translation, indexed=indexed)
         elapsed = time.perf_counter() - started
         runs[label] = (result, elapsed)
-    classes = len(runs["indexed by action"][0].classes)
+    classes = len(runs["indexed"][0].classes)
     actions = sum(len(r.actions) for r in translation.migrated_routes)
     print(f"verify benchmark: {ENDPOINTS} endpoints ({actions} actions), {classes} principal classes "
           f"({COMBINATIONS} group combinations), 3 clients, {len(translation.policies)} policies")
     print(f"  translate (schema, policies, strict validation): {translate_seconds:6.2f} s")
     for label, (result, elapsed) in runs.items():
         print(f"  check, {label:<18}: {result.decisions:>8,} Cedar decisions ({result.requests:,} requests) in "
-              f"{elapsed:6.2f} s = {result.decisions / elapsed:>9,.0f} decisions/s; equivalent: {result.equivalent}")
+              f"{elapsed:6.2f} s = {result.decisions / elapsed:>9,.0f} decisions/s "
+              f"({result.requests / elapsed:,.0f} requests/s); equivalent: {result.equivalent}")
 
 
 if __name__ == "__main__":

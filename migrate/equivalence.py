@@ -23,8 +23,10 @@ an AVP error: deny.
 The verdict: **equivalent** (no difference, and the space is complete), **differences**, or **unproven** (no
 difference found, but the space misses something the snapshot does not say: :attr:`unproven_reasons`).
 
-Speed: the policy set is parsed once and indexed by action (each action is evaluated against only the policies
-whose action scope can include it); each token's entities are built once; identical requests are decided once.
+Speed: the policy set is parsed once and indexed by action and principal type (a request is evaluated against
+only the policies whose scope can apply to it); each token's entities are built once; the context is cut to what
+the policies test (:mod:`migrate.context_projection`); identical requests are decided once. Each of these is held
+to the plain evaluation (whole policy set, whole context, cedarpy's public API) by tests/test_verify_engine.py.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from typing import Any, Literal
 import cedarpy
 
 from authorizer.config import AuthorizerConfig
+from migrate.cedar_batch import decide_batch
+from migrate.context_projection import ContextProjection
 from migrate.embedded.avp.entities import identity_from_tokens
 from migrate.embedded.avp.schema import StoreSchema, parse_schema
 from migrate.embedded.avp.store import IdentitySourceRecord
@@ -115,14 +119,18 @@ class _Identity:
     principal: dict[str, str]
     entities: list[dict[str, Any]]
     context: dict[str, Any]
-    actions: set[str] = field(default_factory=set)
     key: str = ""
-    bare_key: str = ""  # the key without the context (for actions no applicable policy reads the context of)
-    context_text: str = ""
+    action_lists: dict[int, tuple[str, ...]] = field(default_factory=dict)  # the action tuples asked of it
 
 
 class PolicyIndex:
-    """The policy set parsed once; per action, a PolicySet of only the policies that can apply to it."""
+    """The policy set parsed once; per action and principal type, a PolicySet of only the policies that can apply.
+
+    A policy can apply to a request only if its action scope can include the action and its principal scope can
+    hold a principal of that type (``principal == T::"x"`` and ``principal is T`` hold only for type ``T``).
+    Cedar evaluates a policy's scope before its conditions, so a policy dropped here could neither allow, forbid
+    nor raise an error for the request: the decision is the same as with the whole set.
+    """
 
     def __init__(self, policies_text: str, schema_document: dict[str, Any], namespace: str,
                  *, indexed: bool = True) -> None:
@@ -135,9 +143,10 @@ class PolicyIndex:
         self.indexed = indexed
         self._ancestors = _action_ancestors(schema_document, namespace)
         self._sets: dict[frozenset[str], cedarpy.PolicySet] = {}
-        self._by_action: dict[str, cedarpy.PolicySet] = {}
-        self._reads_context: dict[str, bool] = {}
+        self._applicable_ids: dict[tuple[str, str], frozenset[str]] = {}
+        self._by_request: dict[tuple[str, str], cedarpy.PolicySet] = {}
         self._context_readers = {pid for pid, p in self.static.items() if '"context"' in json.dumps(p["conditions"])}
+        self.projection = ContextProjection(p["conditions"] for p in self.static.values())
         self.full = self._policy_set(frozenset(self.static))
         self.named_principals = {
             (p["principal"]["entity"]["type"], p["principal"]["entity"]["id"])
@@ -150,26 +159,39 @@ class PolicyIndex:
             self._sets[ids] = cedarpy.PolicySet.from_json_str(json.dumps(document))
         return self._sets[ids]
 
-    def for_action(self, action_id: str) -> cedarpy.PolicySet:
+    def for_request(self, action_id: str, principal_type: str) -> cedarpy.PolicySet:
+        """The policies to evaluate a request of this action and principal type against."""
         if not self.indexed:
             return self.full
-        if action_id not in self._by_action:
-            ids = self._applicable(action_id)
-            self._by_action[action_id] = self._policy_set(ids)
-            self._reads_context[action_id] = bool(ids & self._context_readers)
-        return self._by_action[action_id]
+        key = (action_id, principal_type)
+        found = self._by_request.get(key)
+        if found is None:
+            found = self._by_request[key] = self._policy_set(self._applicable(action_id, principal_type))
+        return found
 
-    def _applicable(self, action_id: str) -> frozenset[str]:
-        reach = {action_id} | self._ancestors.get(action_id, set())
-        return frozenset(pid for pid, policy in self.static.items()
-                         if _action_matches(policy["action"], reach, self.namespace))
+    def _applicable(self, action_id: str, principal_type: str) -> frozenset[str]:
+        key = (action_id, principal_type)
+        if key not in self._applicable_ids:
+            reach = {action_id} | self._ancestors.get(action_id, set())
+            self._applicable_ids[key] = frozenset(
+                pid for pid, policy in self.static.items()
+                if _action_matches(policy["action"], reach, self.namespace)
+                and _principal_may_match(policy["principal"], principal_type))
+        return self._applicable_ids[key]
 
-    def reads_context(self, action_id: str) -> bool:
-        """Whether any policy that can apply to the action reads ``context``. When none does, the context cannot
+    def reads_context(self, action_id: str, principal_type: str) -> bool:
+        """Whether any policy that can apply to the request reads ``context``. When none does, the context cannot
         change the decision, and Cedar is spared parsing it (the costliest part of a request)."""
-        if action_id not in self._reads_context:
-            self._reads_context[action_id] = bool(self._applicable(action_id) & self._context_readers)
-        return self._reads_context[action_id]
+        return bool(self._applicable(action_id, principal_type) & self._context_readers)
+
+
+def _principal_may_match(constraint: dict[str, Any], principal_type: str) -> bool:
+    op = constraint.get("op")
+    if op == "==" and "entity" in constraint:
+        return constraint["entity"].get("type") == principal_type
+    if op == "is":
+        return constraint.get("entity_type") == principal_type
+    return True  # All, in, slots, anything we do not model: kept (the index may only drop what cannot apply)
 
 
 def _action_matches(constraint: dict[str, Any], reach: set[str], namespace: str) -> bool:
@@ -219,7 +241,7 @@ class Checker:
     """Evaluates both regimes for one pool's principal space over the migrated routes."""
 
     def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, namespace: str, schema: dict[str, Any],
-                 policies_text: str, indexed: bool = True, memo: bool = True,
+                 policies_text: str, indexed: bool = True,
                  config: AuthorizerConfig | None = None, space: PrincipalSpace | None = None) -> None:
         self.regime = regime
         self.routes = [r for r in routes if r.migrated]
@@ -230,11 +252,11 @@ class Checker:
         # (route actions are members of scope action groups) and validates each request.
         self.schema_handle = cedarpy.Schema.from_json_str(json.dumps(schema))
         self.index = PolicyIndex(policies_text, schema, namespace, indexed=indexed)
-        self.memo_enabled = memo
         pool = regime.pool
         self.space = space or PrincipalSpace.build(regime, policy_facts(self.index.document, namespace, pool.id))
         self.config = config
         self.after: dict[str, _After] = {}
+        self._required = {route.route: frozenset(route.scopes) for route in self.routes}
         for route in self.routes:
             planned = config.routes.get(route.route) if config is not None else None
             self.after[route.route] = _After(dict(planned.actions), planned.token_use, tuple(planned.scopes)) \
@@ -254,9 +276,8 @@ class Checker:
         self._principal_types_cache: dict[str, set[str]] = {}
         self._action_uids: dict[str, dict[str, str]] = {}
         self.refused: dict[tuple[str, int], str] = {}  # (class, token) -> why AVP or the authorizer refuses it
-        self._actions_cache: dict[str, list[str]] = {}
-        self._split_cache: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-        self._context_cache: dict[str, bool] = {}
+        self._actions_cache: dict[str, tuple[str, ...]] = {}
+        self._split_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
 
     # --- the two regimes for one token ---------------------------------------------------------------------
 
@@ -292,11 +313,11 @@ class Checker:
         return f"{refused}, and the authorizer denies on an AVP error" if refused else None
 
     def _requests_of(self, token: Token, cls: PrincipalClass, slot: tuple[str, int]
-                     ) -> list[tuple[_Identity | None, list[str]]]:
+                     ) -> list[tuple[_Identity | None, tuple[str, ...]]]:
         """The identities this token presents (one per token type) and the route actions each is asked for; an
         identity of None means those actions are refused without asking (no token of that type to present: 401;
         or a token AVP would refuse: an error, so a deny)."""
-        out: list[tuple[_Identity | None, list[str]]] = []
+        out: list[tuple[_Identity | None, tuple[str, ...]]] = []
         refusal = self._refusal(token, cls)
         if refusal is not None:
             self.refused[slot] = refusal
@@ -310,30 +331,37 @@ class Checker:
             principal, entities, context = self._identity(token, cls, token_use)
             # AVP refuses a request whose principal type the action does not apply to (ValidationException in a
             # STRICT store); the authorizer denies on any AVP error.
-            applicable, refused = self._split_by_principal_type(token_use, principal["type"])
+            with_context, without_context, refused = self._split_by_principal_type(token_use, principal["type"])
             if refused:
                 out.append((None, refused))
-            out.append((_Identity(principal, entities, context), applicable))
+            identity = _Identity(principal, entities, context)
+            # Actions some applicable policy reads the context for are asked with it; the others without it, so
+            # that tokens differing only by what their context holds share those decisions.
+            if with_context:
+                out.append((identity, with_context))
+            if without_context:
+                out.append((_Identity(principal, entities, {}), without_context))
         return out
 
-    def _actions_of(self, token_use: str) -> list[str]:
+    def _actions_of(self, token_use: str) -> tuple[str, ...]:
         if token_use not in self._actions_cache:
-            self._actions_cache[token_use] = [a for r in self.routes if self.after[r.route].token_use == token_use
-                                              for a in self.after[r.route].actions.values()]
+            self._actions_cache[token_use] = tuple(a for r in self.routes if self.after[r.route].token_use == token_use
+                                                   for a in self.after[r.route].actions.values())
         return self._actions_cache[token_use]
 
-    def _split_by_principal_type(self, token_use: str, principal_type: str) -> tuple[list[str], list[str]]:
+    def _split_by_principal_type(self, token_use: str, principal_type: str
+                                 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """The token type's actions for this principal type: (asked with the context, asked without it, refused
+        by AVP because the action does not apply to the principal type)."""
         key = (token_use, principal_type)
         if key not in self._split_cache:
             actions = self._actions_of(token_use)
-            self._split_cache[key] = ([a for a in actions if principal_type in self._principal_types(a)],
-                                      [a for a in actions if principal_type not in self._principal_types(a)])
+            applicable = [a for a in actions if principal_type in self._principal_types(a)]
+            self._split_cache[key] = (
+                tuple(a for a in applicable if self.index.reads_context(a, principal_type)),
+                tuple(a for a in applicable if not self.index.reads_context(a, principal_type)),
+                tuple(a for a in actions if principal_type not in self._principal_types(a)))
         return self._split_cache[key]
-
-    def _reads_context(self, action: str) -> bool:
-        if action not in self._context_cache:
-            self._context_cache[action] = self.index.reads_context(action)
-        return self._context_cache[action]
 
     def decide_all(self) -> dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]]:
         """Cedar's decision for every (class, token) and route action, all tokens decided together.
@@ -343,42 +371,32 @@ class Checker:
         set (each unnamed principal under an id of its own), so each policy subset of the index is one batch
         call for the whole run.
         """
-        wanted: dict[tuple[str, int], list[tuple[_Identity | None, list[str]]]] = {}
+        wanted: dict[tuple[str, int], list[tuple[str | None, tuple[str, ...]]]] = {}
         unique: dict[str, _Identity] = {}
         for cls in self.space.classes:
             for index, token in enumerate(self.space.tokens(cls)):
-                requests = self._requests_of(token, cls, (cls.key, index))
-                for identity, actions in requests:
+                parts: list[tuple[str | None, tuple[str, ...]]] = []
+                for identity, actions in self._requests_of(token, cls, (cls.key, index)):
                     if identity is None:
+                        parts.append((None, actions))
                         continue
                     self.requests += len(actions)
-                    if not self.memo_enabled:
-                        identity.key = f"{cls.key}#{index}"
-                        unique.setdefault(identity.key, identity).actions.update(actions)
-                        continue
-                    # Two keys: with the context, for actions some applicable policy reads it for; without it,
-                    # for the others (tokens that differ only by their scopes then share those decisions).
                     identity.key = self._identity_key(identity)
-                    bare = _Identity(identity.principal, identity.entities, {})
-                    identity.bare_key = bare.key = self._identity_key(bare)
-                    for action in actions:
-                        if self._reads_context(action):
-                            unique.setdefault(identity.key, identity).actions.add(action)
-                        else:
-                            unique.setdefault(bare.key, bare).actions.add(action)
-                wanted[(cls.key, index)] = requests
+                    # The action tuples are the split cache's own: one entry per distinct tuple, however many
+                    # tokens share the identity.
+                    unique.setdefault(identity.key, identity).action_lists.setdefault(id(actions), actions)
+                    parts.append((identity.key, actions))
+                wanted[(cls.key, index)] = parts
         decisions = self._evaluate(list(unique.values()))
+        refused = (False, ())
         out: dict[tuple[str, int], dict[str, tuple[bool, tuple[str, ...]]]] = {}
-        for slot, requests in wanted.items():
+        for slot, parts in wanted.items():
             answers: dict[str, tuple[bool, tuple[str, ...]]] = {}
-            for identity, actions in requests:
-                for action in actions:
-                    if identity is None:
-                        answers[action] = (False, ())
-                    elif identity.bare_key and not self._reads_context(action):
-                        answers[action] = decisions[identity.bare_key][action]
-                    else:
-                        answers[action] = decisions[identity.key][action]
+            for key, actions in parts:
+                if key is None:
+                    answers.update(dict.fromkeys(actions, refused))
+                else:
+                    answers.update(zip(actions, map(decisions[key].__getitem__, actions), strict=True))
             out[slot] = answers
         return out
 
@@ -392,6 +410,7 @@ class Checker:
 
     def _evaluate(self, identities: list[_Identity]) -> dict[str, dict[str, tuple[bool, tuple[str, ...]]]]:
         results: dict[str, dict[str, tuple[bool, tuple[str, ...]]]] = {i.key: {} for i in identities}
+        named: dict[tuple[str, ...], tuple[str, ...]] = {}  # Cedar's policy ids -> the policies' @id names
         for partition in self._partitions(identities):
             entities: dict[str, dict[str, Any]] = {json.dumps(self.resource, sort_keys=True):
                                                    {"uid": self.resource, "attrs": {}, "parents": []}}
@@ -400,32 +419,34 @@ class Checker:
                     entities[json.dumps(item["uid"], sort_keys=True)] = item
             # Parsed with the schema: that also brings in the action entities and their groups (scope groups).
             handle = cedarpy.Entities.from_json_str(json.dumps(list(entities.values())), schema=self.schema_handle)
-            by_set: dict[int, tuple[cedarpy.PolicySet, list[tuple[_Identity, str]]]] = {}
+            by_set: dict[int, tuple[cedarpy.PolicySet, list[tuple[_Identity, str, dict[str, Any]]]]] = {}
             for identity in partition:
-                identity.context_text = json.dumps(identity.context)
-                for action in sorted(identity.actions):
-                    policy_set = self.index.for_action(action)
-                    by_set.setdefault(id(policy_set), (policy_set, []))[1].append((identity, action))
-            for policy_set, batch in by_set.values():
-                # Dicts, not Cedar text, for the entity references: cedarpy takes them in about twice as fast.
-                # The context is left out where no applicable policy reads it (Cedar then sees an empty record).
-                requests = []
-                for identity, action in batch:
+                principal_type = identity.principal["type"]
+                context_text = json.dumps(identity.context) if identity.context else None
+                lists = list(identity.action_lists.values())
+                asked = lists[0] if len(lists) == 1 else dict.fromkeys(a for actions in lists for a in actions)
+                for action in asked:
+                    policy_set = self.index.for_request(action, principal_type)
+                    # Dicts, not Cedar text, for the entity references: cedarpy takes them in about twice as fast.
+                    # The context is left out where no applicable policy reads it (Cedar then sees an empty record).
                     request = {"principal": identity.principal, "action": self._action_uid(action),
                                "resource": self.resource}
-                    if self.index.reads_context(action):
-                        request["context"] = identity.context_text
-                    requests.append(request)
+                    if context_text is not None and self.index.reads_context(action, principal_type):
+                        request["context"] = context_text
+                    by_set.setdefault(id(policy_set), (policy_set, []))[1].append((identity, action, request))
+            for policy_set, batch in by_set.values():
                 # No schema argument: the entities were parsed with it, and the requests are built from its own
                 # declarations (principal types checked, context conformed by identity_from_tokens); validating
                 # each request again would cost more than the decision itself.
-                answers = cedarpy.is_authorized_batch(requests, policy_set, handle)
+                answers = decide_batch([request for _, _, request in batch], policy_set, handle)
                 self.decisions += len(batch)
-                for (identity, action), answer in zip(batch, answers, strict=True):
-                    if answer.diagnostics.errors:
-                        raise RuntimeError(f"Cedar evaluation error for {action}: {answer.diagnostics.errors}")
-                    names = tuple(sorted(self.index.names.get(r, r) for r in answer.diagnostics.reasons))
-                    results[identity.key][action] = (answer.allowed, names)
+                for (identity, action, _), (allowed, reasons, errors) in zip(batch, answers, strict=True):
+                    if errors:
+                        raise RuntimeError(f"Cedar evaluation error for {action}: {errors}")
+                    names = named.get(reasons)
+                    if names is None:
+                        names = named[reasons] = tuple(sorted(self.index.names.get(r, r) for r in reasons))
+                    results[identity.key][action] = (allowed, names)
         return results
 
     def _action_uid(self, action_id: str) -> dict[str, str]:
@@ -470,7 +491,7 @@ class Checker:
             declared = self.store_schema.action_context(f"{ns}::Action", first["id"]) if first else None
             context = {"token": {"client_id": cls.client_id or "", "scope": sorted(token.scopes)}} \
                 if declared is not None and "token" in declared.attributes else {}
-            return principal, [{"uid": principal, "attrs": {}, "parents": []}], context
+            return principal, [{"uid": principal, "attrs": {}, "parents": []}], self.index.projection.apply(context)
         # Rule-added claims first: Cognito's own claims (which a trigger cannot change) are written over them.
         claims: dict[str, Any] = json.loads(token.access_claims if token_use == "access" else token.id_claims)
         if token_use == "id":
@@ -486,7 +507,8 @@ class Checker:
             claims.update(aud=token.flow.client_id, **{"cognito:username": cls.username or ""})
             identity = identity_from_tokens(claims, None, self.source, self.store_schema, self._any_action(False))
         context = {"token": identity.token_context} if identity.token_context is not None else {}
-        return identity.principal, identity.entities, context
+        # Only the scopes some policy tests can change a decision (see migrate.context_projection).
+        return identity.principal, identity.entities, self.index.projection.apply(context)
 
     def _any_action(self, access: bool) -> dict[str, str] | None:
         for route in self.routes:
@@ -512,28 +534,36 @@ class Checker:
             result.tokens += len(tokens)
             reported = cls.key in space.reported
             decided = [everything[(cls.key, index)] for index in range(len(tokens))]
+            denied = [(False, ())] * len(tokens)
+            today_by_scopes: dict[frozenset[str], list[bool]] = {}
+            id_token_today = [t.issues_id_token and not cls.is_machine for t in tokens]
             for route in self.routes:
                 after = self.after[route.route]
                 if route.token_use == "access":
-                    required = frozenset(route.scopes)
-                    today = [not required.isdisjoint(t.scopes) for t in tokens]
+                    required = self._required[route.route]
+                    today = today_by_scopes.get(required)
+                    if today is None:
+                        today = today_by_scopes[required] = [not required.isdisjoint(t.scopes) for t in tokens]
                 else:
-                    today = [t.issues_id_token and not cls.is_machine for t in tokens]
+                    today = id_token_today
+                if reported and any(today):
+                    result.today[route.route].add(cls.key)
+                if self.config is not None:  # scope and shadow modes: one rule per route, whatever the verb
+                    scope = [self.scope_mode(t, route, cls) for t in tokens]
+                    if scope != today:
+                        for verb in route.actions:
+                            result.differences += self._scope_differences(route, verb, cls, tokens, today, scope)
                 for verb in route.actions:
                     action = after.actions.get(verb)
-                    cedar = [d[action] if action is not None else (False, ()) for d in decided]
-                    if reported:
-                        if any(today):
-                            result.today[route.route].add(cls.key)
-                        if any(allowed for allowed, _ in cedar):
-                            result.after[route.route].add(cls.key)
-                            result.policies[route.route].update(p for allowed, names in cedar if allowed for p in names)
-                    if today != [allowed for allowed, _ in cedar]:
+                    cedar = [d[action] for d in decided] if action is not None else denied
+                    allowed = [a for a, _ in cedar]
+                    if reported and True in allowed:
+                        result.after[route.route].add(cls.key)
+                        for a, names in cedar:
+                            if a:
+                                result.policies[route.route].update(names)
+                    if today != allowed:
                         result.differences += self._differences(route, verb, action, cls, tokens, today, cedar)
-                    if self.config is not None:
-                        scope = [self.scope_mode(t, route, cls) for t in tokens]
-                        if scope != today:
-                            result.differences += self._scope_differences(route, verb, cls, tokens, today, scope)
         result.decisions, result.requests = self.decisions, self.requests
         result.seconds = time.perf_counter() - started
         return result
