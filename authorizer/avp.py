@@ -32,6 +32,16 @@ from typing import Any
 from authorizer.config import EntityTypes
 
 DECISIONS = ("ALLOW", "DENY")
+
+
+@dataclass(frozen=True)
+class RouteResource:
+    """The routes layout's resource: the route entity and its parents (the method's scopes)."""
+
+    type: str
+    id: str
+    parents: tuple[tuple[str, str], ...]
+
 MAX_WORKERS = 4
 MAX_EVALUATION_ERRORS = 5
 
@@ -78,24 +88,36 @@ class AvpClient:
         self._executor: Any = None
         self._client_lock = threading.Lock()
 
-    def is_authorized_with_token(self, token: str, token_use: str, action_id: str) -> AvpResult:
+    def is_authorized_with_token(self, token: str, token_use: str, action_id: str,
+                                 route: RouteResource | None = None) -> AvpResult:
         parameter = "accessToken" if token_use == "access" else "identityToken"
         return self._call("is_authorized_with_token", {
             "policyStoreId": self.policy_store_id, parameter: token,
             "action": {"actionType": self._types.action, "actionId": action_id},
-            "resource": self._resource,
+            **self._resource_params(route),
         })
 
-    def is_authorized_client(self, client_id: str, scopes: Iterable[str], action_id: str) -> AvpResult:
+    def is_authorized_client(self, client_id: str, scopes: Iterable[str], action_id: str,
+                             route: RouteResource | None = None) -> AvpResult:
         token = {"record": {"scope": {"set": [{"string": s} for s in sorted(scopes)]},
                             "client_id": {"string": client_id}}}
         return self._call("is_authorized", {
             "policyStoreId": self.policy_store_id,
             "principal": {"entityType": self._types.client, "entityId": client_id},
             "action": {"actionType": self._types.action, "actionId": action_id},
-            "resource": self._resource,
+            **self._resource_params(route),
             "context": {"contextMap": {"token": token}},
         })
+
+    def _resource_params(self, route: RouteResource | None) -> dict[str, Any]:
+        """The configured resource (actions layout), or the route with its parents (routes layout): AVP keeps no
+        entities, so the route's membership in its scopes travels with each request (API reference,
+        IsAuthorizedWithToken ``entities``, EntitiesDefinition ``entityList``)."""
+        if route is None:
+            return {"resource": self._resource}
+        identifier = {"entityType": route.type, "entityId": route.id}
+        return {"resource": identifier, "entities": {"entityList": [{
+            "identifier": identifier, "parents": [{"entityType": t, "entityId": i} for t, i in route.parents]}]}}
 
     def _get_client(self) -> Any:
         # Built outside the timed section: creating a boto3 client is local work (~100 ms once per container)

@@ -1,4 +1,4 @@
-"""The in-Lambda decision cache: (token digest, action id) -> verified token, scope decision, AVP answer.
+"""The in-Lambda decision cache: (token digest, route and action) -> verified token, scope decision, AVP answer.
 
 Why: a client usually sends the same token many times within minutes; the cache skips the RS256 verification and
 the AVP round trip for repeats. What keeps it safe:

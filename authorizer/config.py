@@ -29,6 +29,12 @@ Format version 1::
 * ``user_pools[].client_ids``: an optional allow-list of app clients (empty: any client of the pool).
 * ``machine_clients``: client-credentials clients; their tokens have no user and are evaluated with
   IsAuthorized on ``<client entity type>::"<client id>"``.
+* ``layout`` (optional, default ``actions``): how a request is put to Verified Permissions.
+  ``actions``: the console's layout, one Cedar action per method, the resource ``<resource type>::"<resource_id>"``.
+  ``routes``: the action is the request verb (``get``), the resource the route itself
+  (``<resource type>::"<route key>"``), sent with its ``parents`` (each ``{"type": ..., "id": ...}``: the
+  method's scopes, or the group of ID-token routes) in the request's ``entities``; the schema then stays the same
+  size whatever the number of methods (see migrate/translate/layouts.py).
 * ``api.stage``: the stage the plan was made for. A request whose method ARN names another stage is denied
   (``stage_mismatch``): one REST API authorizer serves every stage of the API, and a stage redeployed from a
   migrated method must not be decided by rules written for another. ``api.stages`` (optional, a list that
@@ -45,6 +51,7 @@ from typing import Any
 
 FORMAT_VERSION = 1
 MODES = ("scope", "shadow", "avp")
+LAYOUTS = ("actions", "routes")
 TOKEN_USES = ("access", "id")
 
 
@@ -66,6 +73,7 @@ class RouteConfig:
     token_use: str = "access"
     initial_mode: str = "scope"
     machine_to_machine: bool = False
+    parents: tuple[tuple[str, str], ...] = ()  # routes layout: the route entity's parents, (type, id)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class AuthorizerConfig:
     machine_clients: tuple[str, ...] = ()
     default_mode: str = "scope"
     stages: tuple[str, ...] = ()  # more stages accepted besides ``stage`` (``api.stages``); empty: ``stage`` only
+    layout: str = "actions"
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -100,12 +109,18 @@ class AuthorizerConfig:
             return frozenset(self.stages)
         return frozenset((self.stage,)) if self.stage else None
 
+    def resource_of(self, route_key: str) -> tuple[str, str]:
+        """The Cedar resource (type, id) a request on this route is put to AVP with."""
+        return (self.entity_types.resource, route_key if self.layout == "routes" else self.resource_id)
+
     def to_dict(self) -> dict[str, Any]:
         api: dict[str, Any] = {"id": self.api_id, "name": self.api_name, "stage": self.stage}
         if self.stages:  # written only when set: a configuration without it stays byte for byte as before
             api["stages"] = list(self.stages)
+        layout: dict[str, Any] = {"layout": self.layout} if self.layout != "actions" else {}
         return {
             "format_version": self.format_version,
+            **layout,
             "api": api,
             "namespace": self.namespace,
             "entity_types": {"user": self.entity_types.user, "group": self.entity_types.group,
@@ -118,7 +133,8 @@ class AuthorizerConfig:
             "default_mode": self.default_mode,
             "routes": {
                 key: {"actions": dict(r.actions), "scopes": list(r.scopes), "token_use": r.token_use,
-                      "initial_mode": r.initial_mode, "machine_to_machine": r.machine_to_machine}
+                      "initial_mode": r.initial_mode, "machine_to_machine": r.machine_to_machine,
+                      **({"parents": [{"type": t, "id": i} for t, i in r.parents]} if self.layout == "routes" else {})}
                 for key, r in self.routes.items()
             },
         }
@@ -143,6 +159,9 @@ class AuthorizerConfig:
                                     client_ids=tuple(_strings(raw, "client_ids", where))))
         if not pools:
             raise ConfigError("user_pools: at least one user pool is required")
+        layout = data.get("layout", "actions")
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
         routes = {}
         for key, raw in _object(data, "routes").items():
             where = f"routes[{key!r}]"
@@ -160,7 +179,8 @@ class AuthorizerConfig:
                 raise ConfigError(f"{where}.initial_mode: expected one of {MODES}, got {mode!r}")
             routes[key] = RouteConfig(actions=dict(actions), scopes=tuple(_strings(raw, "scopes", where)),
                                       token_use=token_use, initial_mode=mode,
-                                      machine_to_machine=bool(raw.get("machine_to_machine", False)))
+                                      machine_to_machine=bool(raw.get("machine_to_machine", False)),
+                                      parents=_parents(raw, where) if layout == "routes" else ())
         default_mode = data.get("default_mode", "scope")
         if default_mode not in MODES:
             raise ConfigError(f"default_mode: expected one of {MODES}, got {default_mode!r}")
@@ -180,6 +200,7 @@ class AuthorizerConfig:
                                         for k in ("user", "group", "client", "resource", "action")}),
             resource_id=_string(data, "resource_id", ""), user_pools=tuple(pools), routes=routes,
             machine_clients=tuple(_strings(data, "machine_clients", "")), default_mode=default_mode,
+            layout=layout,
         )
 
     @classmethod
@@ -189,6 +210,16 @@ class AuthorizerConfig:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"authorizer config: invalid JSON at line {exc.lineno} column {exc.colno}") from None
         return cls.from_dict(data)
+
+
+def _parents(raw: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for i, item in enumerate(_list(raw, "parents", where)):
+        at = f"{where}.parents[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{at}: expected an object with type and id")
+        out.append((_string(item, "type", at), _string(item, "id", at)))
+    return tuple(out)
 
 
 def _at(where: str, key: str) -> str:

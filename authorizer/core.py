@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authorizer import __version__
-from authorizer.avp import AvpClient, AvpResult
+from authorizer.avp import AvpClient, AvpResult, RouteResource
 from authorizer.cache import CacheEntry, DecisionCache, cache_key
 from authorizer.config import AuthorizerConfig, RouteConfig
 from authorizer.modes import BOTH, ModeSource
@@ -117,10 +117,13 @@ class Authorizer:
         if action is None:
             return self._config_deny(rec, arn, "unknown_verb")
         rec["action_id"] = action
+        resource = RouteResource(self.config.entity_types.resource, matched, route.parents) \
+            if self.config.layout == "routes" else None
 
         try:
             token_text = bearer_token(request.authorization)
-            key = cache_key(token_text, action)
+            # The route is part of the key: in the routes layout one action (the verb) serves every route.
+            key = cache_key(token_text, f"{matched}\n{action}")
             entry = self.cache.get(key)
             fresh = entry is None
             if entry is None:
@@ -135,7 +138,7 @@ class Authorizer:
                    scope_decision="ALLOW" if entry.scope_allowed else "DENY")
         avp = None
         if rec["mode"] in ("shadow", "avp", BOTH):
-            avp, entry, asked = self._avp_answer(token_text, entry, action)
+            avp, entry, asked = self._avp_answer(token_text, entry, action, resource)
             fresh = fresh or asked
             rec.update(avp_decision=avp.decision, avp_error=avp.error, avp_cached=not asked,
                        avp_latency_ms=avp.latency_ms, determining_policies=avp.determining_policies,
@@ -177,15 +180,16 @@ class Authorizer:
         answer = response(principal_id, effect, arn, self._context(token, rec["mode"], source))
         return self._outcome(rec, answer, decision_source=source, reason=reason)
 
-    def _avp_answer(self, token_text: str, entry: CacheEntry, action: str) -> tuple[AvpResult, CacheEntry, bool]:
+    def _avp_answer(self, token_text: str, entry: CacheEntry, action: str, resource: RouteResource | None
+                    ) -> tuple[AvpResult, CacheEntry, bool]:
         """AVP's answer (cached when the cache has one) and the entry to keep; the bool says AVP was called."""
         if entry.avp is not None:
             return entry.avp, entry, False
         token = entry.token
         if token.client_credentials:
-            result = self.avp.is_authorized_client(token.client_id, token.scopes, action)
+            result = self.avp.is_authorized_client(token.client_id, token.scopes, action, resource)
         else:
-            result = self.avp.is_authorized_with_token(token_text, token.token_use, action)
+            result = self.avp.is_authorized_with_token(token_text, token.token_use, action, resource)
         if result.decision is not None:  # errors are not cached: the next request asks again
             entry = replace(entry, avp=result)
         return result, entry, True

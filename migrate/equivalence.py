@@ -147,6 +147,8 @@ class PolicyIndex:
         self._by_request: dict[tuple[str, str], cedarpy.PolicySet] = {}
         self._context_readers = {pid for pid, p in self.static.items() if '"context"' in json.dumps(p["conditions"])}
         self.projection = ContextProjection(p["conditions"] for p in self.static.values())
+        # Every string any policy holds (entity ids, literals): a route named here is decided on its own.
+        self.named_strings = _strings_in(self.static)
         self.full = self._policy_set(frozenset(self.static))
         self.named_principals = {
             (p["principal"]["entity"]["type"], p["principal"]["entity"]["id"])
@@ -159,30 +161,66 @@ class PolicyIndex:
             self._sets[ids] = cedarpy.PolicySet.from_json_str(json.dumps(document))
         return self._sets[ids]
 
-    def for_request(self, action_id: str, principal_type: str) -> cedarpy.PolicySet:
-        """The policies to evaluate a request of this action and principal type against."""
+    def for_request(self, target: Target, principal_type: str) -> cedarpy.PolicySet:
+        """The policies to evaluate a request of this target and principal type against."""
         if not self.indexed:
             return self.full
-        key = (action_id, principal_type)
+        key = (target.key, principal_type)
         found = self._by_request.get(key)
         if found is None:
-            found = self._by_request[key] = self._policy_set(self._applicable(action_id, principal_type))
+            found = self._by_request[key] = self._policy_set(self._applicable(target, principal_type))
         return found
 
-    def _applicable(self, action_id: str, principal_type: str) -> frozenset[str]:
-        key = (action_id, principal_type)
+    def action_ancestors(self, action_id: str) -> set[str]:
+        return self._ancestors.get(action_id, set())
+
+    def _applicable(self, target: Target, principal_type: str) -> frozenset[str]:
+        key = (target.key, principal_type)
         if key not in self._applicable_ids:
-            reach = {action_id} | self._ancestors.get(action_id, set())
+            reach = {target.action} | self._ancestors.get(target.action, set())
+            resource = (target.resource["type"], target.resource["id"])
             self._applicable_ids[key] = frozenset(
                 pid for pid, policy in self.static.items()
                 if _action_matches(policy["action"], reach, self.namespace)
-                and _principal_may_match(policy["principal"], principal_type))
+                and _principal_may_match(policy["principal"], principal_type)
+                and _resource_may_match(policy["resource"], resource, set(target.parents)))
         return self._applicable_ids[key]
 
-    def reads_context(self, action_id: str, principal_type: str) -> bool:
+    def reads_context(self, target: Target, principal_type: str) -> bool:
         """Whether any policy that can apply to the request reads ``context``. When none does, the context cannot
         change the decision, and Cedar is spared parsing it (the costliest part of a request)."""
-        return bool(self._applicable(action_id, principal_type) & self._context_readers)
+        return bool(self._applicable(target, principal_type) & self._context_readers)
+
+
+def _strings_in(value: Any) -> set[str]:
+    """Every string in a JSON value, keys included."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.add(item)
+        elif isinstance(item, dict):
+            found.update(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _resource_may_match(constraint: dict[str, Any], resource: tuple[str, str], ancestors: set[tuple[str, str]]
+                        ) -> bool:
+    """Whether a policy's resource scope can hold this resource, whose ancestors are all in ``ancestors`` (the
+    route's parents; nothing else in a verify request has ancestors)."""
+    op = constraint.get("op")
+    entity = constraint.get("entity")
+    uid = (entity.get("type"), entity.get("id")) if isinstance(entity, dict) else None
+    if op == "==" and uid is not None:
+        return uid == resource
+    if op == "in" and uid is not None:
+        return uid == resource or uid in ancestors
+    # All, is (of its type), slots, anything we do not model: kept
+    return not (op == "is" and constraint.get("entity_type") != resource[0])
 
 
 def _principal_may_match(constraint: dict[str, Any], principal_type: str) -> bool:
@@ -229,10 +267,21 @@ def _action_ancestors(schema: dict[str, Any], namespace: str) -> dict[str, set[s
 
 
 @dataclass(frozen=True)
+class Target:
+    """What one route verb is put to Verified Permissions as: the action, and the resource with its parents (the
+    routes layout sends the route entity with its scopes; the actions layout names the one application)."""
+
+    key: str  # unique per route verb: the action id (actions layout), "<action> on <route>" (routes layout)
+    action: str
+    resource: dict[str, str]
+    parents: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class _After:
     """What the authorizer does with one route after the move, from authorizer-config.json (or the translation)."""
 
-    actions: dict[str, str]  # verb -> Cedar action
+    actions: dict[str, str]  # verb -> target key (the Cedar action id in the actions layout)
     token_use: str
     scopes: tuple[str, ...]  # what scope and shadow modes enforce
 
@@ -241,7 +290,7 @@ class Checker:
     """Evaluates both regimes for one pool's principal space over the migrated routes."""
 
     def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, namespace: str, schema: dict[str, Any],
-                 policies_text: str, indexed: bool = True,
+                 policies_text: str, indexed: bool = True, store_layout: str = "actions",
                  config: AuthorizerConfig | None = None, space: PrincipalSpace | None = None) -> None:
         self.regime = regime
         self.routes = [r for r in routes if r.migrated]
@@ -255,12 +304,24 @@ class Checker:
         pool = regime.pool
         self.space = space or PrincipalSpace.build(regime, policy_facts(self.index.document, namespace, pool.id))
         self.config = config
+        # What the authorizer sends is what its configuration says: the file's layout when there is one.
+        self.store_layout = config.layout if config is not None else store_layout
+        self.resource = {"type": f"{namespace}::Application", "id": namespace}
+        if config is not None and config.layout == "actions":
+            self.resource = {"type": config.entity_types.resource, "id": config.resource_id}
         self.after: dict[str, _After] = {}
+        self.targets: dict[str, Target] = {}
+        self._representative: dict[str, str] = {}
+        self._first_of: dict[Any, str] = {}
+        self._reps_cache: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._required = {route.route: frozenset(route.scopes) for route in self.routes}
         for route in self.routes:
             planned = config.routes.get(route.route) if config is not None else None
-            self.after[route.route] = _After(dict(planned.actions), planned.token_use, tuple(planned.scopes)) \
-                if planned is not None else _After(dict(route.actions), route.token_use or "access", route.scopes)
+            actions, parents = (planned.actions, planned.parents) if planned is not None else \
+                (route.actions, route.parents)
+            keys = {verb: self._target(route.route, action, parents) for verb, action in actions.items()}
+            self.after[route.route] = _After(keys, planned.token_use, tuple(planned.scopes)) \
+                if planned is not None else _After(keys, route.token_use or "access", route.scopes)
         pools = [p for p in (config.user_pools if config is not None else ()) if p.id == pool.id]
         # The authorizer's app-client allow-list: a token of another client is a 401 in every mode.
         self.allowed_clients: frozenset[str] | None = frozenset(pools[0].client_ids) \
@@ -270,7 +331,6 @@ class Checker:
             f"arn:aws:cognito-idp:{pool.region or 'us-east-1'}:000000000000:userpool/{pool.id}",
             client_ids=[], group_entity_type=f"{namespace}::UserGroup",
             principal_entity_type=f"{namespace}::User", created=0.0, updated=0.0)
-        self.resource = {"type": f"{namespace}::Application", "id": namespace}
         self.decisions = 0
         self.requests = 0
         self._principal_types_cache: dict[str, set[str]] = {}
@@ -278,6 +338,39 @@ class Checker:
         self.refused: dict[tuple[str, int], str] = {}  # (class, token) -> why AVP or the authorizer refuses it
         self._actions_cache: dict[str, tuple[str, ...]] = {}
         self._split_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+
+    def _target(self, route: str, action: str, parents: tuple[tuple[str, str], ...]) -> str:
+        if self.store_layout == "routes":
+            resource_type = self.config.entity_types.resource if self.config is not None else \
+                f"{self.namespace}::Route"
+            target = Target(f"{action} on {route}", action, {"type": resource_type, "id": route}, tuple(parents))
+        else:
+            target = Target(action, action, self.resource)
+        self.targets[target.key] = target
+        # Two routes with the same action and the same parents are decided alike for every principal, unless a
+        # policy names one of them: Cedar can tell routes apart only by their ancestors or by naming the route
+        # entity (a Route has no attributes, and an entity's id is not readable as a string). Each class of such
+        # routes is evaluated once, through its first member.
+        same = (self._action_class(target.action), frozenset(target.parents)) \
+            if self.store_layout == "routes" and route not in self.index.named_strings else target.key
+        self._representative[target.key] = self._first_of.setdefault(same, target.key)
+        return target.key
+
+    def _action_class(self, action: str) -> tuple[Any, ...]:
+        """What of an action any policy can see: the action and its groups that some policy names, and its
+        declaration (principal types, context). Actions alike in all of these are decided alike (the verb actions
+        of the routes layout, when every policy says ``action in ...::"invoke"``)."""
+        reach = ({action} | self.index.action_ancestors(action)) & self.index.named_strings
+        declaration = ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action) or {}
+        return frozenset(reach), json.dumps(declaration.get("appliesTo"), sort_keys=True)
+
+    def _representatives(self, keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(each key's representative, aligned with keys; the distinct representatives), cached per tuple."""
+        found = self._reps_cache.get(id(keys))
+        if found is None:
+            aligned = tuple(self._representative[k] for k in keys)
+            found = self._reps_cache[id(keys)] = (aligned, tuple(dict.fromkeys(aligned)))
+        return found
 
     # --- the two regimes for one token ---------------------------------------------------------------------
 
@@ -357,9 +450,10 @@ class Checker:
         if key not in self._split_cache:
             actions = self._actions_of(token_use)
             applicable = [a for a in actions if principal_type in self._principal_types(a)]
+            reads = {a: self.index.reads_context(self.targets[a], principal_type) for a in applicable}
             self._split_cache[key] = (
-                tuple(a for a in applicable if self.index.reads_context(a, principal_type)),
-                tuple(a for a in applicable if not self.index.reads_context(a, principal_type)),
+                tuple(a for a in applicable if reads[a]),
+                tuple(a for a in applicable if not reads[a]),
                 tuple(a for a in actions if principal_type not in self._principal_types(a)))
         return self._split_cache[key]
 
@@ -384,7 +478,8 @@ class Checker:
                     identity.key = self._identity_key(identity)
                     # The action tuples are the split cache's own: one entry per distinct tuple, however many
                     # tokens share the identity.
-                    unique.setdefault(identity.key, identity).action_lists.setdefault(id(actions), actions)
+                    evaluated = self._representatives(actions)[1]
+                    unique.setdefault(identity.key, identity).action_lists.setdefault(id(evaluated), evaluated)
                     parts.append((identity.key, actions))
                 wanted[(cls.key, index)] = parts
         decisions = self._evaluate(list(unique.values()))
@@ -396,7 +491,8 @@ class Checker:
                 if key is None:
                     answers.update(dict.fromkeys(actions, refused))
                 else:
-                    answers.update(zip(actions, map(decisions[key].__getitem__, actions), strict=True))
+                    aligned = self._representatives(actions)[0]
+                    answers.update(zip(actions, map(decisions[key].__getitem__, aligned), strict=True))
             out[slot] = answers
         return out
 
@@ -412,8 +508,13 @@ class Checker:
         results: dict[str, dict[str, tuple[bool, tuple[str, ...]]]] = {i.key: {} for i in identities}
         named: dict[tuple[str, ...], tuple[str, ...]] = {}  # Cedar's policy ids -> the policies' @id names
         for partition in self._partitions(identities):
-            entities: dict[str, dict[str, Any]] = {json.dumps(self.resource, sort_keys=True):
-                                                   {"uid": self.resource, "attrs": {}, "parents": []}}
+            # The resources, as the authorizer sends them: the application (actions layout), or each route with
+            # its parents (routes layout).
+            entities: dict[str, dict[str, Any]] = {
+                json.dumps(target.resource, sort_keys=True): {
+                    "uid": target.resource, "attrs": {},
+                    "parents": [{"type": t, "id": i} for t, i in target.parents]}
+                for target in self.targets.values()}
             for identity in partition:
                 for item in identity.entities:
                     entities[json.dumps(item["uid"], sort_keys=True)] = item
@@ -426,12 +527,13 @@ class Checker:
                 lists = list(identity.action_lists.values())
                 asked = lists[0] if len(lists) == 1 else dict.fromkeys(a for actions in lists for a in actions)
                 for action in asked:
-                    policy_set = self.index.for_request(action, principal_type)
+                    target = self.targets[action]
+                    policy_set = self.index.for_request(target, principal_type)
                     # Dicts, not Cedar text, for the entity references: cedarpy takes them in about twice as fast.
                     # The context is left out where no applicable policy reads it (Cedar then sees an empty record).
-                    request = {"principal": identity.principal, "action": self._action_uid(action),
-                               "resource": self.resource}
-                    if context_text is not None and self.index.reads_context(action, principal_type):
+                    request = {"principal": identity.principal, "action": self._action_uid(target.action),
+                               "resource": target.resource}
+                    if context_text is not None and self.index.reads_context(target, principal_type):
                         request["context"] = context_text
                     by_set.setdefault(id(policy_set), (policy_set, []))[1].append((identity, action, request))
             for policy_set, batch in by_set.values():
@@ -475,12 +577,13 @@ class Checker:
                 partitions.append((dict(fingerprints), [identity]))
         return [members for _, members in partitions]
 
-    def _principal_types(self, action_id: str) -> set[str]:
-        if action_id not in self._principal_types_cache:
+    def _principal_types(self, key: str) -> set[str]:
+        if key not in self._principal_types_cache:
+            action_id = self.targets[key].action
             declaration = ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action_id) or {}
             names = (declaration.get("appliesTo") or {}).get("principalTypes") or []
-            self._principal_types_cache[action_id] = {n if "::" in n else f"{self.namespace}::{n}" for n in names}
-        return self._principal_types_cache[action_id]
+            self._principal_types_cache[key] = {n if "::" in n else f"{self.namespace}::{n}" for n in names}
+        return self._principal_types_cache[key]
 
     def _identity(self, token: Token, cls: PrincipalClass, token_use: str
                   ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
@@ -514,7 +617,8 @@ class Checker:
         for route in self.routes:
             after = self.after[route.route]
             if (after.token_use == "access") == access and after.actions:
-                return {"type": f"{self.namespace}::Action", "id": next(iter(after.actions.values()))}
+                first = self.targets[next(iter(after.actions.values()))]
+                return {"type": f"{self.namespace}::Action", "id": first.action}
         return None
 
     # --- the whole comparison -------------------------------------------------------------------------------

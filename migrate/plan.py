@@ -48,7 +48,7 @@ MARKER = "plan.json"
 def check(translation: Translation, *, indexed: bool = True) -> EquivalenceResult:
     return Checker(translation.regime, translation.routes, namespace=translation.namespace,
                    schema=translation.schema, policies_text=policy_set_text(translation.policies),
-                   indexed=indexed).run()
+                   indexed=indexed, store_layout=translation.store_layout).run()
 
 
 def difference_cause(translation: Translation, diff: Difference) -> str:
@@ -109,6 +109,7 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
         "user_pool": {"id": pool.id, "arn": pool.arn, "name": pool.name},
         "namespace": translation.namespace,
         "layout": translation.layout,
+        "store_layout": translation.store_layout,
         "tighten": translation.tighten,
         "inventory": {"path": inventory_path, "created_at": inventory.created_at},
         "summary": summary,

@@ -91,15 +91,19 @@ def prove(folder: PlanFolder, inventory: Any, *, api_id: str | None = None, pool
     policies = folder.policies(schema)
     identity = folder.identity_source()
     layout = document.get("layout") if document.get("layout") in LAYOUTS else "scopes"
+    # The store layout the plan was made with (older plans: one action per method); the authorizer config's own
+    # layout is what the checker decides with, and the contract check names any departure.
+    store_layout = document.get("store_layout") if document.get("store_layout") in ("actions", "routes") \
+        else "actions"
     translation = translate(inventory, api_id=api_id or config.api_id, pool_id=pool_id or config.user_pools[0].id,
-                            layout=str(layout), tighten=bool(document.get("tighten")))
+                            layout=str(layout), tighten=bool(document.get("tighten")), store_layout=str(store_layout))
     planned_routes = set(config.routes)
     missing = sorted(r.route for r in translation.migrated_routes if r.route not in planned_routes)
     if missing:
         raise InvalidPlan(f"the plan does not cover {', '.join(missing)} (the snapshot has methods the plan does "
                           "not know: plan again)", where=str(folder.path))
     declared = set((schema.get(config.namespace) or {}).get("actions") or {})
-    undeclared = sorted(a for r in translation.migrated_routes for a in r.actions.values() if a not in declared)
+    undeclared = sorted({a for r in config.routes.values() for a in r.actions.values() if a not in declared})
     if undeclared:
         raise InvalidPlan(f"{SCHEMA} declares no action {undeclared[0]!r}", where=folder.where(SCHEMA))
     # The authorizer config as deploy ships it: its actions per verb, token types, scopes and client allow-list

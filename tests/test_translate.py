@@ -338,7 +338,20 @@ def test_a_long_action_list_is_split_under_the_statement_quota():
 def test_an_over_quota_schema_fails_naming_the_quota():
     inv = inventory(_wide_api(700, "y" * 120), users={"u": ["g"]}, rules=[rule("g", ["api/read"], groups=["g"])])
     with pytest.raises(UserError, match=r"AVP quota exceeded: schema \(bytes\) is [\d,]+, the limit is 100,000"):
-        translate(inv)
+        translate(inv, store_layout="actions")
+    with pytest.raises(UserError, match=r"schema \(bytes\) would be [\d,]+ with one action per method"):
+        translate(inv, layout="groups")  # the console's policy layout cannot switch: it lists each method's action
+
+
+def test_an_api_over_the_actions_schema_quota_is_planned_in_the_routes_layout():
+    inv = inventory(_wide_api(700, "y" * 120), users={"u": ["g"], "v": []},
+                    rules=[rule("g", ["api/read"], groups=["g"])])
+    translation, result = planned(inv)
+    assert translation.store_layout == "routes" and result.equivalent
+    assert translation.findings[0].code == "store-layout" and "over AVP's 100,000" in translation.findings[0].message
+    schema_quota = next(q for q in translation.quotas if q.name == "schema (bytes)")
+    assert schema_quota.used < 2_000  # the schema no longer grows with the API
+    assert len(result.after) == 700 and all(v == {"group:g"} for v in result.after.values())
 
 
 def test_too_many_policies_fail_naming_the_bucket():
@@ -347,6 +360,9 @@ def test_too_many_policies_fail_naming_the_bucket():
                     rules=[rule(f"r{i}", ["api/read"], groups=[g]) for i, g in enumerate(groups)])
     with pytest.raises(UserError, match=r"policies with no resource in scope .* the limit is 200,000"):
         translate(inv)
+    # the routes layout names the scope in each statement: one resource's total, the same 200,000 bytes
+    with pytest.raises(UserError, match=r"policies naming one resource .*api/read.* the limit is 200,000"):
+        translate(inv, store_layout="routes")
 
 
 def _long_scopes(count: int = 330, width: int = 45) -> list[str]:

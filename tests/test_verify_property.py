@@ -178,24 +178,34 @@ def avp_decisions(store: str, callers: list[Caller], verbs: list[RouteVerb], con
 
     avp = boto3.client("verifiedpermissions", region_name=region)  # boto3 clients are thread-safe
     types = config.entity_types
-    resource = {"entityType": types.resource, "entityId": config.resource_id}
+
+    def resource(rv: RouteVerb) -> dict[str, str]:
+        kind, name = config.resource_of(rv.route)
+        return {"entityType": kind, "entityId": name}
 
     def decide(job: tuple[Caller, str, list[RouteVerb]]) -> dict[tuple, bool]:
         caller, use, chunk = job
         requests: list[dict[str, Any]] = [
-            {"action": {"actionType": types.action, "actionId": rv.action}, "resource": resource} for rv in chunk]
+            {"action": {"actionType": types.action, "actionId": rv.action}, "resource": resource(rv)} for rv in chunk]
+        # The routes layout: each route entity with its parents (the method's scopes), as the authorizer sends it.
+        extra: dict[str, Any] = {}
+        if config.layout == "routes":
+            extra["entities"] = {"entityList": [
+                {"identifier": resource(rv), "parents": [{"entityType": t, "entityId": i}
+                                                         for t, i in config.routes[rv.route].parents]}
+                for rv in {rv.route: rv for rv in chunk}.values()]}
         if caller.machine is not None:
             client_id, scopes = caller.machine
             context = {"contextMap": {"token": {"record": {
                 "scope": {"set": [{"string": s} for s in sorted(scopes)]}, "client_id": {"string": client_id}}}}}
             for request in requests:
                 request.update(principal={"entityType": types.client, "entityId": client_id}, context=context)
-            results = avp.batch_is_authorized(policyStoreId=store, requests=requests)["results"]
+            results = avp.batch_is_authorized(policyStoreId=store, requests=requests, **extra)["results"]
         else:
             parameter = "accessToken" if use == "access" else "identityToken"
             token = caller.access if use == "access" else caller.id
             results = avp.batch_is_authorized_with_token(policyStoreId=store, requests=requests,
-                                                         **{parameter: token})["results"]
+                                                         **{parameter: token}, **extra)["results"]
         assert len(results) == len(chunk)
         decided = {}
         for rv, result in zip(chunk, results, strict=True):
@@ -424,3 +434,28 @@ def test_verify_catches_exactly_the_perturbations_that_change_a_decision(world, 
     print(summary)
     assert len(outcomes) >= count - 1, summary
     assert not disagreements, summary + "\n\n" + "\n\n".join(disagreements)
+
+
+def test_the_routes_layout_decides_every_real_token_as_today(world, _embedded_aws_session, tmp_path, capsys):
+    """The demo planned in the routes layout (each method a resource, member of its scopes): the local AVP
+    endpoint, asked as the authorizer asks (the route entity and its parents in ``entities``), decides every real
+    token x route verb as the scope rule does today; the real authorizer in avp mode agrees on the demo's own
+    users and the machine client; verify proves the folder equivalent."""
+    plan = tmp_path / "plan-routes"
+    assert main(["plan", str(world.inventory), "--out", str(plan), "--store-layout", "routes"]) == 0
+    config = AuthorizerConfig.from_json((plan / "authorizer-config.json").read_text())
+    assert config.layout == "routes" and all(r.parents for r in config.routes.values())
+    verbs = route_verbs(config)
+    assert {(rv.route, rv.verb) for rv in verbs} == {(rv.route, rv.verb) for rv in world.verbs}
+    store = load_store(plan, world.account)
+    assert store is not None
+    decided = avp_decisions(store, world.callers, verbs, config, world.account.region)
+    assert decided == world.scope, sorted(k for k in decided if decided[k] != world.scope.get(k))[:5]
+    after = harness(tmp_path, _embedded_aws_session, config, store_id=store,
+                    env={**modes_env({}, default="avp"), "AVP_AUTHZ_CACHE_SIZE": "0"})
+    sample = [c for c in world.callers if not c.label.startswith("p-")]
+    labels = {c.label for c in sample}
+    assert scope_decisions(sample, verbs, after, world.account.api_id) == {
+        k: v for k, v in decided.items() if k[0] in labels}
+    capsys.readouterr()
+    assert main(["verify", str(world.inventory), "--plan", str(plan)]) == ExitCode.OK, capsys.readouterr().out

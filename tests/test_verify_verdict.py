@@ -195,3 +195,58 @@ def test_a_claim_avp_refuses_is_refused_by_the_rules_and_predicted_by_verify():
     result = check(translate(inv))
     (loss,) = [d for d in result.differences if d.examples]
     assert loss.examples == ("u",) and loss.direction == "loses" and "'dev' claim" in loss.why
+
+
+# --- the routes store layout: the route's parents travel in authorizer-config.json --------------------------------
+
+
+@pytest.fixture
+def routes_plan(tmp_path, capsys) -> tuple[Path, Path]:
+    from migrate.inventory import save_inventory
+
+    inv = inventory([method("GET", "/orders", ["api/orders.read"]), method("POST", "/orders", ["api/orders.write"]),
+                     method("GET", "/me")],
+                    users={"r": ["readers"], "w": ["writers"], "n": []},
+                    rules=[rule("readers", ["api/orders.read"], groups=["readers"]),
+                           rule("writers", ["api/orders.read", "api/orders.write"], groups=["writers"])])
+    inventory_path = tmp_path / "inventory.json"
+    save_inventory(inv, inventory_path)
+    plan = tmp_path / "plan"
+    assert main(["plan", str(inventory_path), "--out", str(plan), "--store-layout", "routes"]) == 0
+    assert json.loads((plan / "plan.json").read_text())["store_layout"] == "routes"
+    assert run(capsys, "verify", str(inventory_path), "--plan", str(plan))[0] == ExitCode.OK
+    return inventory_path, plan
+
+
+def _edit_config(plan: Path, edit) -> None:
+    path = plan / "authorizer-config.json"
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document, indent=2))
+
+
+def test_routes_layout_a_route_without_its_scope_parent_is_a_loss(routes_plan, capsys):
+    inventory_path, plan = routes_plan
+    _edit_config(plan, lambda d: d["routes"]["GET /orders"].update(parents=[]))
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.DIFFERENCES
+    assert "LOSES GET /orders [GET]: group readers" in out and "LOSES GET /orders [GET]: group writers" in out
+    assert "GAINS" not in out
+
+
+def test_routes_layout_a_route_given_another_scope_parent_is_a_gain(routes_plan, capsys):
+    inventory_path, plan = routes_plan
+    _edit_config(plan, lambda d: d["routes"]["POST /orders"]["parents"].append(
+        {"type": "MyApi::Scope", "id": "api/orders.read"}))
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.DIFFERENCES and "GAINS POST /orders [POST]: group readers" in out
+    assert "LOSES" not in out
+
+
+def test_routes_layout_a_policy_widened_to_every_resource_is_a_gain(routes_plan, capsys):
+    inventory_path, plan = routes_plan
+    (policy,) = [p for p in (plan / "policies").glob("*.cedar") if "group-readers" in p.name]
+    policy.write_text(policy.read_text().replace('resource in MyApi::Scope::"api/orders.read"', "resource"))
+    code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
+    assert code == ExitCode.DIFFERENCES
+    assert "GAINS POST /orders [POST]: group readers" in out and "GAINS GET /me [GET]: group readers" not in out

@@ -23,6 +23,10 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=["scopes", "groups"], default="scopes",
                         help="scopes (default): one policy per rule over scope action groups; groups: the AVP "
                              "console's layout, one policy per group listing its actions")
+    parser.add_argument("--store-layout", choices=["auto", "actions", "routes"], default="auto",
+                        help="how requests reach Verified Permissions: actions (the console's, one Cedar action per "
+                             "method), routes (each method a resource, member of its scopes; the schema does not "
+                             "grow with the API), or auto (default): actions while its schema fits AVP's quota")
     parser.add_argument("--tighten", action="store_true",
                         help="drop the access app clients give any user through the hosted UI (latent exposure); "
                              "the plan then names who loses what")
@@ -35,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     inventory = load_inventory(args.inventory)
     translation = translate(inventory, api_id=args.api_id, pool_id=args.user_pool, layout=args.layout,
-                            tighten=args.tighten)
+                            tighten=args.tighten, store_layout=args.store_layout)
     result = check(translation)
     document = write_plan(translation, result, args.out, inventory=inventory, inventory_path=args.inventory)
     if args.format == "json":
@@ -56,7 +60,8 @@ def render(document: dict[str, Any], out: str) -> str:
         verdict = "equivalent"
     lines = [f"wrote plan for API {document['api']['name']} ({document['api']['id']}), user pool "
              f"{document['user_pool']['id']} to {out}/",
-             f"  {len(document['policies'])} Cedar policies ({document['layout']} layout), namespace "
+             f"  {len(document['policies'])} Cedar policies ({document['layout']} layout, "
+             f"{document.get('store_layout', 'actions')} store layout), namespace "
              f"{document['namespace']}; schema, authorizer-config.json, cloudformation.json, report.md, report.html",
              "  endpoints: " + ", ".join(f"{n} {status}" for status, n in summary.items()),
              f"  equivalence: {verdict}"

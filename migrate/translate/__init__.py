@@ -17,6 +17,7 @@ from migrate.errors import UserError
 from migrate.inventory.model import Inventory, Method, RestApi, UserPool, parse_user_pool_arn
 from migrate.regime import PoolRegime, expected_token_use
 from migrate.translate.grants import GrantBuilder
+from migrate.translate.layouts import ID_TOKEN_GROUP, MAX_ROUTE_PARENTS, STORE_LAYOUTS, verb_action
 from migrate.translate.limits import ENTITY_ID_MAX_BYTES, avp_namespace, describe, entity_id_too_long
 from migrate.translate.model import CedarPolicy, Finding, Grant, QuotaUsage, RoutePlan
 from migrate.translate.render import (
@@ -25,9 +26,10 @@ from migrate.translate.render import (
     SCHEMA_MAX_BYTES,
     Names,
     render,
+    render_routes,
     validate,
 )
-from migrate.translate.schema import build_schema, schema_json
+from migrate.translate.schema import build_routes_schema, build_schema, schema_json
 
 LAYOUTS = ("scopes", "groups")
 
@@ -46,6 +48,7 @@ class Translation:
     schema: dict[str, Any]
     findings: list[Finding]
     quotas: list[QuotaUsage] = field(default_factory=list)
+    store_layout: str = "actions"  # "actions" or "routes" (migrate.translate.layouts)
 
     @property
     def schema_text(self) -> str:
@@ -62,16 +65,18 @@ class Translation:
         client_ids = tuple(sorted({f.client_id for f in (*self.regime.user_flows, *self.regime.machine_flows)
                                    if f.client_id}))
         machine_routes = self.machine_routes
+        resource_type = f"{ns}::Route" if self.store_layout == "routes" else f"{ns}::Application"
         return AuthorizerConfig(
             api_id=self.api.id, api_name=self.api.name, stage=self.api.stage, namespace=ns,
+            layout=self.store_layout,
             entity_types=EntityTypes(user=f"{ns}::User", group=f"{ns}::UserGroup", client=f"{ns}::Client",
-                                     resource=f"{ns}::Application", action=f"{ns}::Action"),
+                                     resource=resource_type, action=f"{ns}::Action"),
             resource_id=ns,
             user_pools=(PoolConfig(id=self.pool.id, issuer=issuer(self.pool), client_ids=client_ids),),
             machine_clients=tuple(f.client_id for f in self.regime.machine_flows),
             routes={r.route: RouteConfig(actions=dict(r.actions), scopes=r.scopes,
                                          token_use=r.token_use or "access", initial_mode="scope",
-                                         machine_to_machine=r.route in machine_routes)
+                                         machine_to_machine=r.route in machine_routes, parents=r.parents)
                     for r in self.migrated_routes},
         )
 
@@ -101,9 +106,11 @@ def select_api(inventory: Inventory, api_id: str | None) -> RestApi:
     raise UserError(f"the snapshot holds {len(inventory.apis)} APIs; choose one with --api-id: {listed}")
 
 
-def _route_plan(api: RestApi, method: Method, pool_id: str, verbs: tuple[str, ...]) -> RoutePlan:
+def _route_plan(api: RestApi, method: Method, pool_id: str, verbs: tuple[str, ...], *, store_layout: str = "actions",
+                namespace: str = "") -> RoutePlan:
     """``verbs``: the request verbs API Gateway sends to this method (for ANY, those without their own method on
-    the resource: :func:`authorizer.routes.method_verbs`)."""
+    the resource: :func:`authorizer.routes.method_verbs`). ``store_layout``: the Cedar action per verb is the
+    method's own (``actions``) or the verb's (``routes``, where the method is the resource)."""
     key = route_key(method.http_method, method.path)
     common = {"route": key, "method_path": method.path, "http_method": method.http_method,
               "authorization_type": method.authorization_type, "scopes": tuple(method.authorization_scopes),
@@ -126,13 +133,27 @@ def _route_plan(api: RestApi, method: Method, pool_id: str, verbs: tuple[str, ..
     if not verbs:
         return RoutePlan(**common, token_use=None, actions={}, migrated=False,
                          why_not_migrated="unreachable: every verb ANY covers has its own method on this resource")
+    token_use = expected_token_use(method)
+    if store_layout == "routes":
+        if entity_id_too_long(key):
+            return RoutePlan(**common, token_use=None, actions={}, migrated=False,
+                             why_not_migrated=f"its route entity id {describe('', key).strip()} is over AVP's "
+                             f"{ENTITY_ID_MAX_BYTES}-byte entity id limit")
+        if len(method.authorization_scopes) > MAX_ROUTE_PARENTS:
+            return RoutePlan(**common, token_use=None, actions={}, migrated=False,
+                             why_not_migrated=f"its {len(method.authorization_scopes)} scopes would be the route "
+                             f"entity's parents, over AVP's {MAX_ROUTE_PARENTS}")
+        parents = tuple((f"{namespace}::Scope", s) for s in method.authorization_scopes) if token_use == "access" \
+            else ((f"{namespace}::RouteGroup", ID_TOKEN_GROUP),)
+        return RoutePlan(**common, token_use=token_use, actions={verb: verb_action(verb) for verb in verbs},
+                         migrated=True, parents=parents)
     actions = {verb: action_id(verb, method.path) for verb in verbs}
     long_ids = [a for a in actions.values() if entity_id_too_long(a)]
     if long_ids:
         return RoutePlan(**common, token_use=None, actions={}, migrated=False,
                          why_not_migrated=f"its Cedar action id {describe('', long_ids[0]).strip()} is over AVP's "
                          f"{ENTITY_ID_MAX_BYTES}-byte entity id limit")
-    return RoutePlan(**common, token_use=expected_token_use(method), actions=actions, migrated=True)
+    return RoutePlan(**common, token_use=token_use, actions=actions, migrated=True)
 
 
 def _served_verbs(api: RestApi) -> dict[str, tuple[str, ...]]:
@@ -171,9 +192,15 @@ def _choose_pool(inventory: Inventory, api: RestApi, pool_id: str | None) -> str
 
 
 def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str | None = None,
-              layout: str = "scopes", tighten: bool = False) -> Translation:
+              layout: str = "scopes", tighten: bool = False, store_layout: str = "auto") -> Translation:
     if layout not in LAYOUTS:
         raise UserError(f"unknown layout {layout!r} (choose {' or '.join(LAYOUTS)})", where="--layout")
+    if store_layout not in STORE_LAYOUTS:
+        raise UserError(f"unknown store layout {store_layout!r} (choose {', '.join(STORE_LAYOUTS)})",
+                        where="--store-layout")
+    if store_layout == "routes" and layout == "groups":
+        raise UserError("the groups policy layout lists each method's action, and the routes store layout has none "
+                        "(the method is the resource): use --layout scopes", where="--layout")
     api = select_api(inventory, api_id)
     chosen = _choose_pool(inventory, api, pool_id)
     pool = inventory.user_pool(chosen)
@@ -183,9 +210,39 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
         pool = UserPool(id=chosen, arn=arn, known_by_arn_only=True)
     namespace, renamed = avp_namespace(api.name)
     served = _served_verbs(api)
-    routes = [_route_plan(api, m, chosen, served[route_key(m.http_method, m.path)]) for m in api.methods]
     regime = PoolRegime.from_pool(pool)
+    has_machines = bool(regime.machine_flows) and not pool.known_by_arn_only
+
+    def plan_routes(kind: str) -> list[RoutePlan]:
+        return [_route_plan(api, m, chosen, served[route_key(m.http_method, m.path)], store_layout=kind,
+                            namespace=namespace) for m in api.methods]
+
+    chosen_layout = "routes" if store_layout == "routes" else "actions"
+    routes = plan_routes(chosen_layout)
     grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
+    # context.token is declared when a policy reads it, and whenever a client-credentials client calls: the
+    # authorizer sends its token's claims as context.token with IsAuthorized.
+    token_context = any(g.client_ids or g.require_scope_in_token for g in grants) or bool(regime.machine_flows)
+    switched = ""
+    if chosen_layout == "actions":
+        schema = _actions_schema(namespace, routes, grants, layout=layout, token_context=token_context,
+                                 has_machines=has_machines)
+        size = len(schema_json(schema, compact=True).encode())
+        if size > SCHEMA_MAX_BYTES and store_layout == "auto":
+            if layout == "groups":
+                raise UserError(f"AVP quota exceeded: schema (bytes) would be {size:,} with one action per method, "
+                                f"the limit is {SCHEMA_MAX_BYTES:,}; --layout scopes lets the plan make each method "
+                                "a resource instead (the routes store layout)")
+            switched = (f"one Cedar action per method (the console's layout) would make a schema of {size:,} bytes, "
+                        f"over AVP's {SCHEMA_MAX_BYTES:,}: the plan uses the routes layout (each method is a "
+                        "resource, Route::\"<route key>\", member of its scopes; the action is the verb)")
+            chosen_layout = "routes"
+            routes = plan_routes("routes")
+            grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
+    if chosen_layout == "routes":
+        schema = build_routes_schema(namespace, routes, token_context=token_context, has_machines=has_machines)
+    if switched:
+        findings.insert(0, Finding("store-layout", "info", switched, detail={"store_layout": "routes"}))
     if renamed:
         findings.insert(0, Finding(
             "namespace", "info", f"API name {api.name!r} would give the namespace {namespace_for(api.name)!r}, which "
@@ -196,47 +253,58 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
             "app clients and pre-token rules are unknown, so who can call what cannot be computed; scan the account",
             routes=tuple(r.route for r in routes if r.migrated)))
 
-    scope_groups = {s for g in grants for s in g.scopes} if layout == "scopes" else set()
-    # context.token is declared when a policy reads it, and whenever a client-credentials client calls: the
-    # authorizer sends its token's claims as context.token with IsAuthorized.
-    token_context = any(g.client_ids or g.require_scope_in_token for g in grants) or bool(regime.machine_flows)
-    # With any client-credentials client, every access-token action takes Client as a principal: the authorizer
-    # asks AVP about a machine's token on whatever route it calls, and AVP must answer DENY where no policy
-    # grants it, not refuse the request as invalid (a ValidationException would count as an AVP error).
-    has_machines = bool(regime.machine_flows) and not pool.known_by_arn_only
-    client_actions = {a for r in routes if r.migrated and r.token_use == "access" for a in r.actions.values()} \
-        if has_machines else set()
-    schema = build_schema(namespace, routes, scope_groups=scope_groups, token_context=token_context,
-                          client_actions=client_actions)
     names = Names(namespace, pool.id)
-    policies = render(grants, routes, names, layout=layout)
+    policies = render_routes(grants, names) if chosen_layout == "routes" else \
+        render(grants, routes, names, layout=layout)
     translation = Translation(api=api, pool=pool, regime=regime, namespace=namespace, layout=layout,
                               tighten=tighten, routes=routes, grants=grants, policies=policies, schema=schema,
-                              findings=findings)
+                              findings=findings, store_layout=chosen_layout)
     _check(translation)
     translation.findings.extend(_route_findings(translation))
     return translation
 
 
+def _actions_schema(namespace: str, routes: list[RoutePlan], grants: list[Grant], *, layout: str,
+                    token_context: bool, has_machines: bool) -> dict[str, Any]:
+    scope_groups = {s for g in grants for s in g.scopes} if layout == "scopes" else set()
+    # With any client-credentials client, every access-token action takes Client as a principal: the authorizer
+    # asks AVP about a machine's token on whatever route it calls, and AVP must answer DENY where no policy
+    # grants it, not refuse the request as invalid (a ValidationException would count as an AVP error).
+    client_actions = {a for r in routes if r.migrated and r.token_use == "access" for a in r.actions.values()} \
+        if has_machines else set()
+    return build_schema(namespace, routes, scope_groups=scope_groups, token_context=token_context,
+                        client_actions=client_actions)
+
+
 def _check(translation: Translation) -> None:
-    """Strict validation and quotas: fail naming the problem rather than write a plan AVP would refuse."""
+    """Quotas, then strict validation: fail naming the problem rather than write a plan AVP would refuse. The
+    sizes come first: they are cheap, and a plan over quota should not wait for validation to say so."""
     _check_entity_ids(translation)
-    errors = validate(translation.policies, translation.schema_text)
-    if errors:
-        raise UserError(f"the generated policies fail strict validation against the generated schema: {errors[0]}"
-                        + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
     largest = max((p.size for p in translation.policies), default=0)
-    bucket = sum(p.size for p in translation.policies)
+    # AVP totals policy sizes per resource named in the policy's scope, and those naming none in one
+    # "unspecified" total (AVP user guide, "Policy size per resource"; 200,000 bytes by default).
+    buckets: dict[str, int] = {}
+    for policy in translation.policies:
+        buckets[policy.resource] = buckets.get(policy.resource, 0) + policy.size
+    unspecified = buckets.pop("", 0)
     schema_size = len(schema_json(translation.schema, compact=True).encode())
     translation.quotas = [
         QuotaUsage("largest policy statement (bytes)", largest, POLICY_MAX_BYTES),
-        QuotaUsage("policies with no resource in scope (bytes, one bucket)", bucket, NO_RESOURCE_BUCKET_BYTES),
+        QuotaUsage("policies with no resource in scope (bytes, one bucket)", unspecified, NO_RESOURCE_BUCKET_BYTES),
         QuotaUsage("schema (bytes)", schema_size, SCHEMA_MAX_BYTES),
     ]
+    if buckets:
+        resource, used = max(buckets.items(), key=lambda item: item[1])
+        translation.quotas.insert(2, QuotaUsage(f"policies naming one resource (bytes, largest: {resource})", used,
+                                                NO_RESOURCE_BUCKET_BYTES))
     for quota in translation.quotas:
         if not quota.fits:
             hint = " (the scopes layout is smaller: --layout scopes)" if translation.layout == "groups" else ""
             raise UserError(f"AVP quota exceeded: {quota.name} is {quota.used:,}, the limit is {quota.limit:,}{hint}")
+    errors = validate(translation.policies, translation.schema_text)
+    if errors:
+        raise UserError(f"the generated policies fail strict validation against the generated schema: {errors[0]}"
+                        + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
 
 
 def _check_entity_ids(translation: Translation) -> None:
@@ -252,10 +320,14 @@ def _check_entity_ids(translation: Translation) -> None:
         ids += [("user", f"{pool_id}|{sub}", "name the user by a group instead") for sub in grant.unless_users]
         if grant.principal.kind == "client":
             ids.append(("client", grant.principal.value, "AVP cannot name this client"))
-    if translation.layout == "scopes":
-        ids += [("scope action group", s, "use --layout groups, which needs no scope action group")
-                for s in sorted({s for g in translation.grants for s in g.scopes})]
-    ids.append(("resource", translation.namespace, "rename the API"))
+    if translation.store_layout == "routes":
+        ids += [("scope entity", s, "rename the scope") for s in sorted({s for g in translation.grants
+                                                                        for s in g.scopes})]
+    else:
+        if translation.layout == "scopes":
+            ids += [("scope action group", s, "use --layout groups, which needs no scope action group")
+                    for s in sorted({s for g in translation.grants for s in g.scopes})]
+        ids.append(("resource", translation.namespace, "rename the API"))
     over = [(kind, entity, hint) for kind, entity, hint in dict.fromkeys(ids) if entity_id_too_long(entity)]
     if over:
         kind, entity, hint = over[0]

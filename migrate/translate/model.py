@@ -26,6 +26,8 @@ class RoutePlan:
     authorizer_id: str | None = None
     backend_reads_claims: tuple[str, ...] = ()
     proxy_integration: bool = False
+    # routes layout: the route entity's parents, (entity type, id): its scopes, or the ID-token route group
+    parents: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class CedarPolicy:
     rule_id: str = ""
     scopes: tuple[str, ...] = ()
     description: str = ""
+    resource: str = ""  # the entity the policy's resource scope names ("": none, the "unspecified" bucket)
 
     @property
     def size(self) -> int:

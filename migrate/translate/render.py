@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cedarpy
 
 from migrate.cedar_text import annotation, entity, string_literal
+from migrate.translate.layouts import ID_TOKEN_GROUP, INVOKE_GROUP
 from migrate.translate.model import CedarPolicy, Grant, PrincipalRef, RoutePlan
 
 POLICY_MAX_BYTES = 10_000
@@ -223,6 +224,40 @@ def _longest_fit(entries: list[Entry], fits: Callable[[int], bool]) -> int:
         else:
             high = middle
     return low
+
+
+def render_routes(grants: list[Grant], names: Names) -> list[CedarPolicy]:
+    """The routes layout (:mod:`migrate.translate.layouts`): one statement per grant and scope, its resource
+    scope the scope's entity (``resource in MyApi::Scope::"..."``), its action the ``invoke`` group; the ID-token
+    grant names the ID-token route group. A statement whose conditions read the token's scopes tests only its own
+    scope (a token holding one scope must not reach the routes of another)."""
+    used: set[str] = set()
+    policies: list[CedarPolicy] = []
+    invoke = names.action(INVOKE_GROUP)
+    for grant in grants:
+        if grant.kind == "id-token":
+            targets = [(entity(f"{names.namespace}::RouteGroup", ID_TOKEN_GROUP), grant, ())]
+        else:
+            targets = [(entity(f"{names.namespace}::Scope", scope), replace(grant, scopes=(scope,)), (scope,))
+                       for scope in grant.scopes]
+        rules = grant.rule_id
+        for resource, part, scopes in targets:
+            label = _grant_label(part)
+            if scopes and not label.endswith(f": {scopes[0]}"):
+                label = f"{label}: {scopes[0]}"
+            policy_id = _unique(label, used)
+            when, unless = _conditions(part, names)
+            head = "\n".join(annotation(k, v) for k, v in [("id", policy_id), ("kind", grant.kind), ("rule", rules),
+                                                           ("scopes", " ".join(scopes)), ("note", grant.note)] if v)
+            body = f"permit (\n  {_principal(grant, names)},\n  action in {invoke},\n  resource in {resource}\n)"
+            if when:
+                body += " when { " + " && ".join(f"({c})" if " || " in c else c for c in when) + " }"
+            if unless:
+                body += " unless { " + " || ".join(unless) + " }"
+            policies.append(CedarPolicy(policy_id=policy_id, text=format_policy(f"{head}\n{body};"), kind=grant.kind,
+                                        rule_id=rules, scopes=scopes, description=policy_id[:DESCRIPTION_MAX],
+                                        resource=resource))
+    return policies
 
 
 def _merged_by_principal(grants: list[Grant]) -> list[tuple[Grant, list[Grant]]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from migrate.translate.layouts import INVOKE_GROUP
 from migrate.translate.model import RoutePlan
 
 EMPTY_RECORD: dict[str, Any] = {"type": "Record", "attributes": {}}
@@ -69,3 +70,33 @@ def schema_json(schema: dict[str, Any], *, compact: bool = False) -> str:
     if compact:
         return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def build_routes_schema(namespace: str, routes: list[RoutePlan], *, token_context: bool,
+                        has_machines: bool) -> dict[str, Any]:
+    """The routes layout (:mod:`migrate.translate.layouts`): the route is the resource, member of its scopes (or
+    of the ID-token route group); one action per request verb, each a member of ``invoke``. Its size does not
+    depend on the number of methods."""
+    migrated = [r for r in routes if r.migrated]
+    parent_types = sorted({t.split("::")[-1] for r in migrated for t, _ in r.parents})
+    entity_types: dict[str, Any] = {
+        "Route": {"memberOfTypes": parent_types, "shape": dict(EMPTY_RECORD)},
+        "User": {"memberOfTypes": ["UserGroup"], "shape": dict(EMPTY_RECORD)},
+        "UserGroup": {"shape": dict(EMPTY_RECORD)},
+        **{name: {"shape": dict(EMPTY_RECORD)} for name in parent_types},
+    }
+    if has_machines:
+        entity_types["Client"] = {"shape": dict(EMPTY_RECORD)}
+    verbs = sorted({action for r in migrated for action in r.actions.values()})
+    actions: dict[str, Any] = {INVOKE_GROUP: {}}
+    for verb in verbs:
+        actions[verb] = {"appliesTo": {
+            "context": {"type": TOKEN_CONTEXT_TYPE} if token_context else dict(EMPTY_RECORD),
+            "principalTypes": ["User", "Client"] if has_machines else ["User"],
+            "resourceTypes": ["Route"]}, "memberOf": [{"id": INVOKE_GROUP}]}
+    fragment: dict[str, Any] = {}
+    if token_context:
+        fragment["commonTypes"] = {TOKEN_CONTEXT_TYPE: TOKEN_CONTEXT}
+    fragment["entityTypes"] = dict(sorted(entity_types.items()))
+    fragment["actions"] = dict(sorted(actions.items()))
+    return {namespace: fragment}
