@@ -90,6 +90,9 @@ def statements(target: Target, command: str) -> list[dict[str, Any]]:
         _statement("Ledger", ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:Query", "dynamodb:PutItem"],
                    [target.table_arn]),
         _statement("LogGroup", ["logs:CreateLogGroup", "logs:DescribeLogGroups", "logs:PutRetentionPolicy"], ["*"]),
+        # The drift guard (migrate/deploy/drift.py): which stack, if any, holds the API. Stack ids are not known
+        # in advance; DescribeStackResources reads names and ids only.
+        _statement("DriftGuard", ["cloudformation:DescribeStackResources"], ["*"]),
     ]
     groups = {"cutover": cut, "finalize": cut + finalize, "deploy": deploy, "all": deploy + cut + finalize}
     if command not in groups:

@@ -91,15 +91,17 @@ def test_deploy_and_undeploy_refuse_without_yes_off_a_terminal_and_dry_run_needs
 
 
 def test_deploy_on_a_terminal_shows_the_changes_then_asks(demo, capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    # first the drift guard's question (is the API defined by IaC? no), then the change set and its question
+    monkeypatch.setattr("sys.stdin", Terminal("n\nn\n"))
     code, out, err = run(capsys, *demo.deploy_args("--endpoint", "GET /avp"))
     assert code == 1 and "deploy: not confirmed: nothing was changed (answer y, or pass --yes)" in err
+    assert "defined by Terraform or another IaC tool" in out
     shown = change_lines(out.splitlines())
     assert shown[0].startswith("create verifiedpermissions policy store") and "update apigateway method GET /avp" in out
     assert "deploy: apply these" in out and "changes to account 123456789012 region us-east-1? [y/N]" in out
     assert stores() == [] and not (demo.plan / "deployment.json").exists()
 
-    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    monkeypatch.setattr("sys.stdin", Terminal("n\ny\n"))
     code, out, _ = run(capsys, *demo.deploy_args("--endpoint", "GET /avp"))
     assert code == 0 and "deployed API MyApi" in out
     assert methods_of(demo.account.api_id)["GET /avp"]["authorizationType"] == "CUSTOM"

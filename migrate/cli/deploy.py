@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from migrate.cli.confirm import Confirmation, command_line, this_command
@@ -65,6 +66,12 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                         help="deploy a plan that is not proven equivalent: the acceptance `verify --plan DIR "
                              "--write-acceptance FILE` wrote; refused unless it still matches exactly (needs --reason)")
     parser.add_argument("--reason", metavar="TEXT", help="with --accept: why, recorded in deployment.json")
+    parser.add_argument("--allow-drift", action="store_true",
+                        help="change the methods of an API that a CloudFormation stack (or --managed-by) owns: its "
+                             "next update will undo them unless its definition changes too")
+    parser.add_argument("--managed-by", metavar="TOOL",
+                        help="the IaC tool that defines the API when CloudFormation does not know it (terraform, "
+                             "pulumi, ...): deploy then stops unless --allow-drift; 'none' says no tool does")
     parser.add_argument("--yes", action="store_true",
                         help="apply without a prompt; without it deploy asks on a terminal and refuses elsewhere")
     parser.set_defaults(run=run_deploy)
@@ -102,8 +109,12 @@ def run_deploy(args: argparse.Namespace) -> int:
                             check=CheckOptions(interpreter=args.check_python, skip_import=args.no_import_check),
                             smoke=SmokeOptions(users=tuple(args.smoke_user), client_id=args.smoke_client),
                             log_retention_days=args.log_retention_days, accept=args.accept, reason=args.reason)
+    session = _session(args)
+    drift_note = _drift_guard(session, args, confirmation)
     # No separate drift warning: the gate's lines name every file changed since `plan` (or its refusal does).
-    change_set = plan_deploy(_session(args), args.plan, options)
+    change_set = plan_deploy(session, args.plan, options)
+    if drift_note:
+        change_set.ctx.notes.append(drift_note)
     ctx = change_set.ctx
     target = f"API {ctx.record.api_name} ({ctx.record.api_id}) stage {ctx.record.stage}"
     undo = command_line(args, "undeploy", "--plan", args.plan)
@@ -111,6 +122,23 @@ def run_deploy(args: argparse.Namespace) -> int:
                    unchanged=f"no changes: {target} is deployed as the plan says",
                    next_steps=[f"to continue (deploy is idempotent: it does only what is missing): "
                                f"{this_command(args)}", f"to undo what was applied: {undo}"])
+
+
+def _drift_guard(session: Any, args: argparse.Namespace, confirmation: Confirmation) -> str | None:
+    """Before anything else: is the API owned by infrastructure as code (migrate/deploy/drift.py)?"""
+    from migrate.cli.confirm import stdin_is_terminal
+    from migrate.deploy.drift import check_not_owned
+    from migrate.plan_folder import PlanFolder
+
+    api_id = PlanFolder.open(args.plan).config().api_id
+
+    def ask(question: str) -> bool:
+        print(f"{question} [y/N] ", end="", file=confirmation.out, flush=True)
+        return sys.stdin.readline().strip().lower() in {"y", "yes"}
+
+    interactive = stdin_is_terminal() and not args.yes and args.format != "json"
+    return check_not_owned(session.client("cloudformation"), api_id, managed_by=args.managed_by,
+                           allow_drift=args.allow_drift, ask=ask if interactive else None)
 
 
 def run_undeploy(args: argparse.Namespace) -> int:

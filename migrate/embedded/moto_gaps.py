@@ -29,6 +29,7 @@ Filled gaps:
   the layer's zip, where moto answers ``"s3://"``.
 * **API Gateway TestInvokeAuthorizer** (:mod:`migrate.embedded.authorizer_invoke`): runs the authorizer's
   function in this process.
+* **CloudFormation DescribeStackResources by PhysicalResourceId** (:mod:`migrate.embedded.cfn_gaps`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def install() -> None:
         from moto.apigateway.models import APIGatewayBackend
         from moto.apigateway.responses import APIGatewayResponse
 
-        from migrate.embedded import authorizer_invoke, cognito_tokens, layer_content
+        from migrate.embedded import authorizer_invoke, cfn_gaps, cognito_tokens, layer_content
 
         APIGatewayBackend.update_method = _backend_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
@@ -71,6 +72,7 @@ def install() -> None:
         cognito_tokens.install_token_hooks()
         layer_content.install()
         authorizer_invoke.install()
+        cfn_gaps.install()
         _installed = True
 
 
