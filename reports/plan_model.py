@@ -144,6 +144,7 @@ class Plan:
     quotas: tuple[Quota, ...]
     equivalence: Equivalence
     next_steps: tuple[str, ...]
+    store_layout: str = "actions"
 
     def principal(self, key: str, label: str = "") -> Principal:
         """The class behind a key; a key the plan does not list still gets a readable label."""
@@ -166,6 +167,7 @@ def load_plan(document: dict[str, Any]) -> Plan:
         api_id=api["id"], api_name=api.get("name") or api["id"], stage=api.get("stage"),
         pool_id=pool["id"], pool_name=pool.get("name") or "", pool_arn=pool.get("arn") or "",
         namespace=document["namespace"], layout=document["layout"], tighten=bool(document["tighten"]),
+        store_layout=str(document.get("store_layout") or "actions"),
         inventory_path=inventory.get("path", ""), inventory_created_at=inventory.get("created_at", ""),
         summary={str(k): int(v) for k, v in document["summary"].items()},
         routes=tuple(_route(r, classes) for r in document["routes"]),

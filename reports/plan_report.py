@@ -50,6 +50,8 @@ STATUS_MEANING = {
     "blocked": "someone would gain or lose access without the plan saying so, or a blocking finding",
     "unchanged": "not migrated: stays as it is",
 }
+STORE_LAYOUTS = {"actions": "one Cedar action per method, resource the application (the AVP console's)",
+                 "routes": "each method a resource (Route), member of its scopes; the action is the verb"}
 LAYOUTS = {"scopes": "one policy per pre-token rule over scope action groups",
            "groups": "one policy per group listing its actions (the AVP console's layout)"}
 
@@ -231,6 +233,7 @@ def title_facts(plan: Plan) -> Facts:
         ("User pool", pool),
         ("Cedar namespace", plan.namespace),
         ("Layout", f"{plan.layout}: {LAYOUTS[plan.layout]}" if plan.layout in LAYOUTS else plan.layout),
+        ("Store layout", f"{plan.store_layout}: {STORE_LAYOUTS.get(plan.store_layout, '')}".rstrip(": ")),
         ("Tighten", tighten),
         ("Inventory", Code(plan.inventory_path) if plan.inventory_path else "—"),
         ("Inventory created", plan.inventory_created_at or "—"),
