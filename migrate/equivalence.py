@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -722,6 +723,12 @@ class Checker:
         if after.token_use != route.token_use:
             return (f"authorizer-config.json sends {after.token_use} tokens to AVP for {route.route}; today the route "
                     f"takes {route.token_use} tokens")
+        sent = self.targets[action].parents
+        if self.store_layout == "routes" and set(sent) != set(route.parents):
+            def names(parents: Iterable[tuple[str, str]]) -> str:
+                return ", ".join(f"{t.split('::')[-1]} {i}" for t, i in sorted(parents)) or "none"
+            return (f"authorizer-config.json sends {route.route} with the parents {names(sent)}; its scopes make "
+                    f"{names(route.parents)}")
         # A rule about some flows only, that adds or suppresses a scope of this route, and a class whose tokens
         # split on it: the flow decides today, and AVP cannot see it.
         rules = self.regime.rules.rules if self.regime.rules is not None else ()
