@@ -3,7 +3,9 @@ marker, duplicate keys (refused, with the line)."""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +119,13 @@ def test_an_intrinsic_standing_for_an_operation_is_reported_and_the_rest_read(tm
     assert [m.route_key for m in result.api.methods] == ["GET /health", "GET /pets", "POST /pets"]
     assert (f"{path}: paths['/pets'].delete: Fn::If(IsProd, {{\"security\":[]}}, ${{AWS::NoValue}}) is only known "
             "at deploy time (a condition?): not read") in result.warnings
+
+
+def test_every_yaml_the_tool_reads_goes_through_the_strict_loader():
+    """Duplicate keys are refused only where migrate.scan.cfn_yaml loads: no other YAML load in the packages."""
+    root = Path(__file__).resolve().parent.parent
+    offenders = [str(path.relative_to(root)) for package in ("migrate", "pretoken_lambda", "authorizer", "reports")
+                 for path in (root / package).rglob("*.py")
+                 if path.name != "cfn_yaml.py" and re.search(r"yaml\.(safe_)?(load|full_load)\b|yaml\.load_all",
+                                                             path.read_text())]
+    assert offenders == []

@@ -457,3 +457,71 @@ def test_a_terraform_plan_links_resources_through_its_configuration(tmp_path):
     inventory = scan_iac([], [TF_PLAN], parameters={})
     assert [(p.id, p.known_by_arn_only) for p in inventory.user_pools] == [
         ("aws_cognito_user_pool.pets", False), ("eu-west-1_Partner9", True)]
+
+
+# --- probe --template: a pre-token handler the template defines ---------------------------------------------------
+
+PRETOKEN_SOURCE = '''\
+from scopes_table import GROUP_SCOPES
+
+
+def handler(event, context):
+    scopes = set()
+    for group in event["request"]["groupConfiguration"]["groupsToOverride"]:
+        scopes.update(GROUP_SCOPES.get(group, []))
+    event["response"]["claimsAndScopeOverrideDetails"] = {"accessTokenGeneration": {"scopesToAdd": sorted(scopes)}}
+    return event
+'''
+SCOPES_TABLE = 'GROUP_SCOPES = {"readers": ["pets/read"], "writers": ["pets/read", "pets/write"]}\n'
+
+
+def probe_rules(capsys, *argv: str) -> dict[str, Any]:
+    code = main(["probe", *argv, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verification"]["all_reproduced"]
+    return {r["id"]: r for r in report["rules"]["rules"]}
+
+
+def test_probe_runs_a_sam_functions_local_code_with_the_templates_pool(tmp_path, capsys):
+    """CodeUri is a local folder; the handler sits one level down (handlers.app.handler) and imports a module
+    from the code's root, as Lambda allows; the pool whose trigger it is gives the groups and the V2_0 events."""
+    (tmp_path / "pretoken" / "handlers").mkdir(parents=True)
+    (tmp_path / "pretoken" / "handlers" / "app.py").write_text(PRETOKEN_SOURCE)
+    (tmp_path / "pretoken" / "scopes_table.py").write_text(SCOPES_TABLE)
+    template = SAM_APP.read_text().replace(
+        "  PreTokenFn:\n    Type: AWS::Serverless::Function\n    Properties:\n",
+        "  PreTokenFn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: pretoken/\n"
+        "      Handler: handlers.app.handler\n").replace("AVP_MIGRATE_RULES_SOURCE", "SOMETHING_ELSE")
+    (tmp_path / "template.yaml").write_text(template)
+    rules = probe_rules(capsys, "--template", str(tmp_path / "template.yaml"), "--function", "PreTokenFn")
+    assert (rules["group-readers"]["when"], rules["group-readers"]["then"]) == ({"groups": ["readers"]},
+                                                                              {"add_scopes": ["pets/read"]})
+    assert rules["group-writers"]["then"] == {"add_scopes": ["pets/read", "pets/write"]}
+
+
+def test_probe_runs_inline_zipfile_code(tmp_path, capsys):
+    source = PRETOKEN_SOURCE.replace("from scopes_table import GROUP_SCOPES\n", SCOPES_TABLE)
+    template = {"Resources": {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"LambdaConfig": {"PreTokenGenerationConfig": {
+            "LambdaArn": {"Fn::GetAtt": ["Fn", "Arn"]}, "LambdaVersion": "V2_0"}}}},
+        "Writers": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": {"Ref": "Pool"},
+                                                                           "GroupName": "writers"}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": "arn:aws:iam::123456789012:role/r",
+            "Code": {"ZipFile": source}}}}}
+    (tmp_path / "template.json").write_text(json.dumps(template))
+    rules = probe_rules(capsys, "--template", str(tmp_path / "template.json"), "--function", "Fn")
+    assert rules["group-writers"]["then"] == {"add_scopes": ["pets/read", "pets/write"]}
+
+
+def test_probe_template_errors_name_the_function(tmp_path, capsys):
+    code = main(["probe", "--template", str(CDK_APP), "--function", "Nope"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(
+        "avp-migrate: error: --function: no function 'Nope' in the template (functions: HealthHandler4A5B6C7D, "
+        "PetsHandler0C1D2E3F, PreTokenHandler8E9F0A1B)")
+    code = main(["probe", "--template", str(CDK_APP), "--function", "PreTokenHandler8E9F0A1B"])
+    err = capsys.readouterr().err
+    assert code == 1 and "its code is not in the template nor a local folder (an S3 location?)" in err
