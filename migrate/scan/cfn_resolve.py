@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from migrate.scan.deferred import Deferred, is_intrinsic, render
+from migrate.scan.shape import mapping
 
 NOVALUE = object()  # AWS::NoValue: the property is removed
 PSEUDO = ("AWS::Region", "AWS::AccountId", "AWS::StackName", "AWS::Partition", "AWS::URLSuffix", "AWS::StackId",
@@ -39,10 +40,10 @@ _POOL_ARN_TEXT = re.compile(r"^arn:[^:]*:cognito-idp:[^:]*:[^:]*:userpool/\$\{([
 class Resolver:
     def __init__(self, template: dict[str, Any], where: str, given: Mapping[str, str]) -> None:
         self.where = where
-        self.resources: dict[str, Any] = template.get("Resources") or {}
-        self.declared: dict[str, Any] = template.get("Parameters") or {}
-        self.mappings: dict[str, Any] = template.get("Mappings") or {}
-        self.conditions: dict[str, Any] = template.get("Conditions") or {}
+        self.resources: dict[str, Any] = mapping(template.get("Resources"), "Resources", where)
+        self.declared: dict[str, Any] = mapping(template.get("Parameters"), "Parameters", where)
+        self.mappings: dict[str, Any] = mapping(template.get("Mappings"), "Mappings", where)
+        self.conditions: dict[str, Any] = mapping(template.get("Conditions"), "Conditions", where)
         self.given = dict(given)
         self.used: set[str] = set()  # --parameter keys this template used
         self.notes: list[str] = []  # deploy-time values reported, once each
@@ -57,7 +58,8 @@ class Resolver:
 
     def type_of(self, logical_id: str) -> str | None:
         resource = self.resources.get(logical_id)
-        return resource.get("Type") if isinstance(resource, dict) else None
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        return kind if isinstance(kind, str) else None
 
     def properties(self, logical_id: str) -> dict[str, Any]:
         resource = self.resources.get(logical_id)

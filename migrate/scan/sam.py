@@ -43,6 +43,7 @@ from typing import Any
 from migrate.errors import UserError
 from migrate.scan.cfn_resolve import Resolver
 from migrate.scan.deferred import Deferred
+from migrate.scan.shape import listing, mapping
 
 SERVERLESS_API = "AWS::Serverless::Api"
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
@@ -96,13 +97,14 @@ class SamReader:
         return UserError(f"Resources.{logical_id}: {message}", where=self.where)
 
     def apis(self) -> list[SamApi]:
-        resources = self.template.get("Resources") or {}
-        globals_api = ((self.template.get("Globals") or {}).get("Api") or {})
+        resources = self.resolver.resources
+        globals_api = mapping(mapping(self.template.get("Globals"), "Globals", self.where).get("Api"), "Globals.Api",
+                              self.where)
         api_props: dict[str, dict[str, Any]] = {}
         for logical_id, resource in resources.items():
             if isinstance(resource, dict) and resource.get("Type") == SERVERLESS_API \
                     and self.resolver.resource_present(logical_id):
-                api_props[logical_id] = merge_globals(globals_api, resource.get("Properties") or {})
+                api_props[logical_id] = merge_globals(globals_api, self.resolver.properties(logical_id))
         events = self.api_events(resources)
         if any(api_id == IMPLICIT_API for api_id, *_ in events) and IMPLICIT_API not in api_props:
             api_props[IMPLICIT_API] = merge_globals(globals_api, {"StageName": "Prod"})
@@ -122,11 +124,13 @@ class SamReader:
                 continue
             if not self.resolver.resource_present(function_id):
                 continue
-            for event_id, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            events = mapping(self.resolver.properties(function_id).get("Events"),
+                             f"Resources.{function_id}.Properties.Events", self.where)
+            for event_id, event in events.items():
                 if not isinstance(event, dict) or event.get("Type") != "Api":
                     continue
-                props = event.get("Properties") or {}
                 relative = f"{function_id}.Events.{event_id}"
+                props = mapping(event.get("Properties"), f"Resources.{relative}.Properties", self.where)
                 raw_api = props.get("RestApiId")
                 api_id = raw_api.get("Ref") if isinstance(raw_api, dict) and "Ref" in raw_api else raw_api
                 if api_id is None:
@@ -194,7 +198,10 @@ class SamReader:
         key = _method_key(method)
         paths = document["paths"]
         if managed or merge:
-            operation = paths.setdefault(path, {}).setdefault(key, {})
+            item = paths.setdefault(path, {})
+            operation = item.setdefault(key, {}) if isinstance(item, dict) else None
+            if not isinstance(operation, dict):
+                raise self.fail(event_id, f"the definition's paths[{path!r}].{key} is not a mapping SAM can edit")
             if managed and INTEGRATION in operation:
                 raise self.fail(event_id, f'API method "{method.lower()}" defined multiple times for path "{path}" '
                                           f"(SAM refuses it)")
@@ -236,6 +243,8 @@ class SamReader:
         authorizer = event_auth.get("Authorizer")
         authorizers = api_auth.get("Authorizers")
         on = f"on API method [{method.lower()}] for path [{path}]"
+        if authorizer is not None and not isinstance(authorizer, str):
+            raise self.fail(event_id, f"Auth.Authorizer must be a string, got {authorizer!r}")
         if authorizer and authorizer != "AWS_IAM":
             if authorizer != "NONE":
                 if not authorizers:
@@ -398,7 +407,7 @@ class SamReader:
                                                            ("QueryStrings", "method.request.querystring."),
                                                            ("StageVariables", "stageVariables."),
                                                            ("Context", "context."))
-                       for v in (identity.get(key) or [])]
+                       for v in listing(identity.get(key), f"Auth.Authorizers.Identity.{key}", self.where)]
             if sources:
                 authorizer["identitySource"] = ", ".join(sources)
         return {"type": "apiKey", "name": "Unused" if payload == "REQUEST" else identity.get("Header") or

@@ -44,6 +44,7 @@ from migrate.scan.cfn_yaml import load_document, read_text
 from migrate.scan.deferred import Deferred
 from migrate.scan.openapi import read_api_document
 from migrate.scan.sam import SERVERLESS_FUNCTION, SamReader, is_sam, merge_globals
+from migrate.scan.shape import listing, mapping
 
 RULES_SOURCE_VARIABLE = "AVP_MIGRATE_RULES_SOURCE"
 _FUNCTION_TYPES = {"AWS::Lambda::Function", SERVERLESS_FUNCTION}
@@ -103,7 +104,7 @@ class _TemplateReader:
                 apis.append(result.api)
                 self.warnings.extend(result.warnings)
             self.warnings.extend(sam.warnings)
-        elif any(r.get("Type", "").startswith("AWS::Serverless::") for r in self.resources.values()):
+        elif any(str(r.get("Type")).startswith("AWS::Serverless::") for r in self.resources.values()):
             self.warn("AWS::Serverless resources without 'Transform: AWS::Serverless-2016-10-31': not read as SAM")
         if not apis:
             self.warn("no REST API (AWS::ApiGateway::RestApi or AWS::Serverless::Api) in the template")
@@ -177,7 +178,8 @@ class _TemplateReader:
             tier = self.text(props.get("UserPoolTier"), f"Resources.{logical}.Properties.UserPoolTier")
             pool = UserPool(id=pool_id or logical, arn=arn or pool_id or logical, name=name, region=region,
                             feature_plan=tier)
-            config = merge_globals(sam_triggers.get(logical, {}), props.get("LambdaConfig") or {})
+            config = merge_globals(sam_triggers.get(logical, {}), mapping(
+                props.get("LambdaConfig"), f"Resources.{logical}.Properties.LambdaConfig", self.where))
             pool.pretoken_trigger = self.trigger(logical, config)
             if pool_id is None:
                 self.warn(f"user pool {logical}: its id only exists once deployed, so the snapshot names it "
@@ -203,7 +205,7 @@ class _TemplateReader:
                 if identifier is None:
                     raise UserError(f"{what}.Identifier: only known at deploy time, and scope names depend on it; "
                                     "give its inputs with --parameter", where=self.where)
-                scopes = self.resolver.resolve(props.get("Scopes")) or []
+                scopes = listing(self.resolver.resolve(props.get("Scopes")), f"{what}.Scopes", self.where)
                 pool.resource_servers.append(ResourceServer(
                     identifier=identifier, name=self.text(props.get("Name"), f"{what}.Name") or identifier,
                     scopes=[Scope(self.text(s.get("ScopeName"), f"{what}.Scopes[{i}].ScopeName") or "",
@@ -248,10 +250,10 @@ class _TemplateReader:
         (model/eventsources/push.py, ``Cognito._inject_lambda_config``)."""
         found: dict[str, dict[str, Any]] = {}
         for function, props in self.of_type(SERVERLESS_FUNCTION):
-            for event in (props.get("Events") or {}).values():
+            for event in mapping(props.get("Events"), f"Resources.{function}.Properties.Events", self.where).values():
                 if not isinstance(event, dict) or event.get("Type") != "Cognito":
                     continue
-                event_props = event.get("Properties") or {}
+                event_props = mapping(event.get("Properties"), f"Resources.{function}.Properties.Events", self.where)
                 target = self.logical_target(event_props.get("UserPool"))
                 triggers = event_props.get("Trigger")
                 for trigger in triggers if isinstance(triggers, list) else [triggers]:
@@ -261,8 +263,9 @@ class _TemplateReader:
 
     def trigger(self, pool_logical: str, config: dict[str, Any]) -> PreTokenTrigger | None:
         what = f"Resources.{pool_logical}.Properties.LambdaConfig"
-        modern = self.resolver.resolve(config.get("PreTokenGenerationConfig")) or {}
-        if isinstance(modern, dict) and modern.get("LambdaArn") is not None:
+        modern = mapping(self.resolver.resolve(config.get("PreTokenGenerationConfig")),
+                         f"{what}.PreTokenGenerationConfig", self.where)
+        if modern.get("LambdaArn") is not None:
             version = self.text(modern.get("LambdaVersion"), f"{what}.PreTokenGenerationConfig.LambdaVersion") \
                 or "V1_0"
             if version not in _TRIGGER_VERSIONS:
@@ -287,8 +290,10 @@ class _TemplateReader:
             return
         props = self.resolver.properties(function)
         if self.resolver.type_of(function) == SERVERLESS_FUNCTION:
-            props = merge_globals((self.template.get("Globals") or {}).get("Function") or {}, props)
-        variables = self.resolver.resolve(((props.get("Environment") or {}).get("Variables")) or {})
+            globals_ = mapping(self.template.get("Globals"), "Globals", self.where)
+            props = merge_globals(mapping(globals_.get("Function"), "Globals.Function", self.where), props)
+        environment = mapping(props.get("Environment"), f"Resources.{function}.Properties.Environment", self.where)
+        variables = self.resolver.resolve(environment.get("Variables"))
         source = variables.get(RULES_SOURCE_VARIABLE) if isinstance(variables, dict) else None
         if isinstance(source, str) and not isinstance(source, Deferred):
             trigger.recognised = True

@@ -41,6 +41,7 @@ from migrate.inventory.model import (
 )
 from migrate.scan.cfn_yaml import load_document, read_text
 from migrate.scan.openapi import read_api_document
+from migrate.scan.shape import listing, mapping, strings, text
 from migrate.scan.template import RULES_SOURCE_VARIABLE, TemplateRead
 
 _AUTHORIZATION_TYPES = {"NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"}
@@ -81,7 +82,7 @@ class _TerraformReader:
             raise UserError("no root_module", where=where)
         self.resources: dict[str, _Resource] = {}
         self.collect(root, "values" if not self.is_plan else "planned_values")
-        configuration = (document.get("configuration") or {}).get("root_module")
+        configuration = mapping(document.get("configuration"), "configuration", where).get("root_module")
         if isinstance(configuration, dict):
             self.collect_references(configuration, "")
         self.pools: dict[str, UserPool] = {}  # address -> pool
@@ -96,27 +97,31 @@ class _TerraformReader:
     def collect(self, module: dict[str, Any], jpath: str) -> None:
         address = module.get("address")
         prefix = f"{address}." if isinstance(address, str) and address else ""
-        for i, raw in enumerate(module.get("resources") or []):
+        for i, raw in enumerate(listing(module.get("resources"), f"{jpath}.resources", self.where)):
             if not isinstance(raw, dict) or raw.get("mode", "managed") != "managed":
                 continue
             if not isinstance(raw.get("address"), str) or not isinstance(raw.get("type"), str):
                 raise UserError(f"{jpath}.resources[{i}]: no address or type", where=self.where)
-            self.resources[raw["address"]] = _Resource(raw["address"], raw["type"], raw.get("values") or {}, prefix)
-        for i, child in enumerate(module.get("child_modules") or []):
+            values = mapping(raw.get("values"), f"{raw['address']}.values", self.where)
+            self.resources[raw["address"]] = _Resource(raw["address"], raw["type"], values, prefix)
+        for i, child in enumerate(listing(module.get("child_modules"), f"{jpath}.child_modules", self.where)):
             if isinstance(child, dict):
                 self.collect(child, f"{jpath}.child_modules[{i}]")
 
     def collect_references(self, module: dict[str, Any], prefix: str) -> None:
-        for raw in module.get("resources") or []:
+        for raw in module.get("resources") or [] if isinstance(module.get("resources"), list) else []:
             if not isinstance(raw, dict) or not isinstance(raw.get("address"), str):
                 continue
             base = prefix + raw["address"]
-            refs = {arg: [prefix + r for r in (expr.get("references") or []) if isinstance(r, str)]
-                    for arg, expr in (raw.get("expressions") or {}).items() if isinstance(expr, dict)}
+            expressions = raw.get("expressions") if isinstance(raw.get("expressions"), dict) else {}
+            refs = {arg: [prefix + r for r in expr.get("references") or [] if isinstance(r, str)]
+                    for arg, expr in expressions.items()
+                    if isinstance(expr, dict) and isinstance(expr.get("references") or [], list)}
             for resource in self.resources.values():
                 if resource.address == base or resource.address.startswith(base + "["):
                     resource.references = refs
-        for name, call in (module.get("module_calls") or {}).items():
+        calls = module.get("module_calls") if isinstance(module.get("module_calls"), dict) else {}
+        for name, call in calls.items():
             if isinstance(call, dict) and isinstance(call.get("module"), dict):
                 self.collect_references(call["module"], f"{prefix}module.{name}.")
 
@@ -164,44 +169,60 @@ class _TerraformReader:
             if not isinstance(arn, str):
                 arn = pool_id
             region = (parse_user_pool_arn(arn) or ("",))[0] or region
-            pool = UserPool(id=pool_id, arn=arn, name=resource.get("name") or resource.address, region=region,
-                            feature_plan=resource.get("user_pool_tier"))
+            where = f"{resource.address}.values"
+            pool = UserPool(id=pool_id, arn=arn, name=text(resource.get("name"), f"{where}.name", self.where)
+                            or resource.address, region=region,
+                            feature_plan=text(resource.get("user_pool_tier"), f"{where}.user_pool_tier", self.where))
             pool.pretoken_trigger = self.trigger(resource)
             self.pools[resource.address] = pool
         for resource in self.of_type("aws_cognito_user_group"):
             pool = self.pool_of(resource)
             if pool is not None:
                 precedence = resource.get("precedence")
-                pool.groups.append(Group(name=resource.get("name") or resource.address,
-                                         description=resource.get("description") or "",
+                where = f"{resource.address}.values"
+                pool.groups.append(Group(name=text(resource.get("name"), f"{where}.name", self.where)
+                                         or resource.address,
+                                         description=text(resource.get("description"), f"{where}.description",
+                                                          self.where) or "",
                                          precedence=precedence if isinstance(precedence, int) else None))
         for resource in self.of_type("aws_cognito_resource_server"):
             pool = self.pool_of(resource)
             if pool is not None:
-                identifier = resource.get("identifier")
-                if not isinstance(identifier, str):
+                identifier = text(resource.get("identifier"), f"{resource.address}.values.identifier", self.where)
+                if identifier is None:
                     raise UserError(f"{resource.address}: identifier only known after apply, and scope names "
                                     "depend on it", where=self.where)
+                where = f"{resource.address}.values"
+                scopes = [mapping(s, f"{where}.scope[{i}]", self.where)
+                          for i, s in enumerate(listing(resource.get("scope"), f"{where}.scope", self.where))]
                 pool.resource_servers.append(ResourceServer(
-                    identifier=identifier, name=resource.get("name") or identifier,
-                    scopes=[Scope(s.get("scope_name", ""), s.get("scope_description") or "")
-                            for s in resource.get("scope") or [] if isinstance(s, dict)]))
+                    identifier=identifier, name=text(resource.get("name"), f"{where}.name", self.where) or identifier,
+                    scopes=[Scope(text(s.get("scope_name"), f"{where}.scope[{i}].scope_name", self.where) or "",
+                                  text(s.get("scope_description"), f"{where}.scope[{i}].scope_description",
+                                       self.where) or "")
+                            for i, s in enumerate(scopes)]))
         for resource in self.of_type("aws_cognito_user_pool_client"):
             pool = self.pool_of(resource)
             if pool is not None:
+                where = f"{resource.address}.values"
                 client_id = resource.get("id")
                 if not isinstance(client_id, str):
                     self.warn(f"app client {resource.address}: its id is only known after apply: named "
                               f"{resource.address!r}")
                 pool.clients.append(AppClient(
                     client_id=client_id if isinstance(client_id, str) else resource.address,
-                    name=resource.get("name") or resource.address,
+                    name=text(resource.get("name"), f"{where}.name", self.where) or resource.address,
                     has_secret=bool(resource.get("generate_secret") or resource.get("client_secret")),
-                    allowed_oauth_flows=sorted(resource.get("allowed_oauth_flows") or []),
-                    allowed_oauth_scopes=sorted(resource.get("allowed_oauth_scopes") or []),
+                    allowed_oauth_flows=sorted(strings(resource.get("allowed_oauth_flows"),
+                                                       f"{where}.allowed_oauth_flows", self.where)),
+                    allowed_oauth_scopes=sorted(strings(resource.get("allowed_oauth_scopes"),
+                                                        f"{where}.allowed_oauth_scopes", self.where)),
                     allowed_oauth_flows_user_pool_client=bool(resource.get("allowed_oauth_flows_user_pool_client")),
-                    explicit_auth_flows=sorted(resource.get("explicit_auth_flows") or []),
-                    supported_identity_providers=sorted(resource.get("supported_identity_providers") or [])))
+                    explicit_auth_flows=sorted(strings(resource.get("explicit_auth_flows"),
+                                                       f"{where}.explicit_auth_flows", self.where)),
+                    supported_identity_providers=sorted(strings(resource.get("supported_identity_providers"),
+                                                                f"{where}.supported_identity_providers",
+                                                                self.where))))
         for pool in self.pools.values():
             pool.groups.sort(key=lambda g: g.name)
             pool.clients.sort(key=lambda c: (c.name, c.client_id))
@@ -215,17 +236,22 @@ class _TerraformReader:
         return self.pools[target.address]
 
     def trigger(self, pool: _Resource) -> PreTokenTrigger | None:
-        configs = pool.get("lambda_config") or []
-        config = configs[0] if isinstance(configs, list) and configs else {}
-        modern = (config.get("pre_token_generation_config") or [{}]) if isinstance(config, dict) else [{}]
-        modern = modern[0] if isinstance(modern, list) and modern else {}
-        if isinstance(modern, dict) and modern.get("lambda_arn"):
-            version = modern.get("lambda_version") or "V1_0"
+        where = f"{pool.address}.values.lambda_config"
+        configs = listing(pool.get("lambda_config"), where, self.where)
+        config = mapping(configs[0] if configs else None, f"{where}[0]", self.where)
+        moderns = listing(config.get("pre_token_generation_config"), f"{where}[0].pre_token_generation_config",
+                          self.where)
+        modern = mapping(moderns[0] if moderns else None, f"{where}[0].pre_token_generation_config[0]", self.where)
+        text(modern.get("lambda_arn"), f"{where}[0].pre_token_generation_config[0].lambda_arn", self.where)
+        text(config.get("pre_token_generation"), f"{where}[0].pre_token_generation", self.where)
+        if modern.get("lambda_arn"):
+            version = text(modern.get("lambda_version"), f"{where}[0].pre_token_generation_config[0].lambda_version",
+                           self.where) or "V1_0"
             if version not in {"V1_0", "V2_0", "V3_0"}:
                 raise UserError(f"{pool.address}: lambda_version {version!r} is not V1_0, V2_0 or V3_0",
                                 where=self.where)
             trigger = PreTokenTrigger(modern["lambda_arn"], version, "PreTokenGenerationConfig")
-        elif isinstance(config, dict) and config.get("pre_token_generation"):
+        elif config.get("pre_token_generation"):
             trigger = PreTokenTrigger(config["pre_token_generation"], "V1_0", "PreTokenGeneration")
         else:
             if self.is_plan and pool.references.get("lambda_config"):
@@ -233,8 +259,11 @@ class _TerraformReader:
             return None
         for function in self.of_type("aws_lambda_function"):
             if function.get("arn") == trigger.lambda_arn:
-                environment = function.get("environment") or []
-                variables = (environment[0] or {}).get("variables") or {} if environment else {}
+                environment = listing(function.get("environment"), f"{function.address}.values.environment",
+                                      self.where)
+                first = mapping(environment[0] if environment else None, f"{function.address}.values.environment[0]",
+                                self.where)
+                variables = first.get("variables") or {}
                 if isinstance(variables, dict) and isinstance(variables.get(RULES_SOURCE_VARIABLE), str):
                     trigger.recognised = True
                     trigger.rules_source = variables[RULES_SOURCE_VARIABLE]
@@ -257,7 +286,8 @@ class _TerraformReader:
             if self.is_plan and resource.references.get("body"):
                 self.warn(f"{resource.address}: body only known after apply: its methods are not read from it")
             api = RestApi(id=api_id, name=name or resource.address, source=source,
-                          description=resource.get("description") or "")
+                          description=text(resource.get("description"), f"{resource.address}.values.description",
+                                           self.where) or "")
         authorizers = [a for a in self.of_type("aws_api_gateway_authorizer")
                        if self.target(a, "rest_api_id", "aws_api_gateway_rest_api") is resource]
         api.authorizers.extend(self.authorizer(a) for a in authorizers)
@@ -281,11 +311,15 @@ class _TerraformReader:
         if isinstance(parent.get("path"), str):
             return parent.get("path")
         above = self.path(api, parent, "parent_id", (*seen, parent.address))
-        return f"{above.rstrip('/')}/{parent.get('path_part')}"
+        part = text(parent.get("path_part"), f"{parent.address}.values.path_part", self.where)
+        if not part:
+            raise UserError(f"{parent.address}: no path_part", where=self.where)
+        return f"{above.rstrip('/')}/{part}"
 
     def method(self, api: _Resource, method: _Resource, authorizers: list[_Resource]) -> Method:
-        verb = str(method.get("http_method") or "").upper()
-        kind = str(method.get("authorization") or "NONE").upper()
+        where = f"{method.address}.values"
+        verb = (text(method.get("http_method"), f"{where}.http_method", self.where) or "").upper()
+        kind = (text(method.get("authorization"), f"{where}.authorization", self.where) or "NONE").upper()
         if kind not in _AUTHORIZATION_TYPES:
             raise UserError(f"{method.address}.authorization: {kind!r} is not NONE, AWS_IAM, CUSTOM or "
                             "COGNITO_USER_POOLS", where=self.where)
@@ -303,10 +337,12 @@ class _TerraformReader:
             authorization_type=kind,  # type: ignore[arg-type]
             resource_id=method.get("resource_id") if isinstance(method.get("resource_id"), str) else None,
             authorizer_id=self.authorizer_id(authorizer) if authorizer is not None else None,
-            authorization_scopes=list(method.get("authorization_scopes") or []),
+            authorization_scopes=list(strings(method.get("authorization_scopes"),
+                                              f"{method.address}.values.authorization_scopes", self.where)),
             api_key_required=bool(method.get("api_key_required")),
-            operation_name=method.get("operation_name") or None,
-            integration_type=integration.get("type") if integration is not None else None,
+            operation_name=text(method.get("operation_name"), f"{where}.operation_name", self.where) or None,
+            integration_type=text(integration.get("type"), f"{integration.address}.values.type", self.where)
+            if integration is not None else None,
             claims_to_backend=claims_passed_to_backend(integration.get("request_templates"),
                                                        integration.get("request_parameters"))
             if integration is not None else [])
@@ -323,7 +359,8 @@ class _TerraformReader:
         return resource.get("id") if isinstance(resource.get("id"), str) else resource.address
 
     def authorizer(self, resource: _Resource) -> Authorizer:
-        kind = str(resource.get("type") or "TOKEN").upper()  # the provider's default type is TOKEN
+        where = f"{resource.address}.values"
+        kind = (text(resource.get("type"), f"{where}.type", self.where) or "TOKEN").upper()  # the provider's default
         if kind not in _AUTHORIZER_TYPES:
             raise UserError(f"{resource.address}.type: {kind!r} is not TOKEN, REQUEST or COGNITO_USER_POOLS",
                             where=self.where)
@@ -346,10 +383,13 @@ class _TerraformReader:
             if kind == "COGNITO_USER_POOLS" and not arns:
                 self.warn(f"{resource.address}.provider_arns: only known after apply and not a pool of this plan")
         ttl = resource.get("authorizer_result_ttl_in_seconds")
-        return Authorizer(id=self.authorizer_id(resource), name=resource.get("name") or resource.address,
+        return Authorizer(id=self.authorizer_id(resource),
+                          name=text(resource.get("name"), f"{where}.name", self.where) or resource.address,
                           type=kind, provider_arns=arns,  # type: ignore[arg-type]
-                          identity_source=resource.get("identity_source") or None,
-                          authorizer_uri=resource.get("authorizer_uri") or None,
+                          identity_source=text(resource.get("identity_source"), f"{where}.identity_source",
+                                               self.where) or None,
+                          authorizer_uri=text(resource.get("authorizer_uri"), f"{where}.authorizer_uri",
+                                              self.where) or None,
                           result_ttl_seconds=ttl if isinstance(ttl, int) else None)
 
     def pool_arn_of(self, value: Any) -> str | None:
