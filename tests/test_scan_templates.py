@@ -525,3 +525,43 @@ def test_probe_template_errors_name_the_function(tmp_path, capsys):
     code = main(["probe", "--template", str(CDK_APP), "--function", "PreTokenHandler8E9F0A1B"])
     err = capsys.readouterr().err
     assert code == 1 and "its code is not in the template nor a local folder (an S3 location?)" in err
+
+
+# --- hand-edited files: a wrong shape anywhere is a one-line error, never a traceback ------------------------------
+
+_ODD_VALUES = [None, 1, True, "x", [], {}, [1], {"a": 1}, {"Ref": "Nope"}, {"Fn::GetAtt": ["UserPool", "Arn"]},
+               {"Fn::If": ["C", 1, 2]}, "NONE", ["x"], [{"x": 1}], {"Fn::Sub": 5}]
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix] if prefix else []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found += _paths(value, (*prefix, key))
+    return found
+
+
+@pytest.mark.parametrize("fixture", [SAM_APP, CDK_APP, TF_STATE, TF_PLAN])
+def test_mutated_files_fail_with_a_user_error_or_read(fixture, tmp_path):
+    import random
+
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    original = load_yaml(fixture.read_text(), str(fixture))
+    terraform = fixture.suffix == ".json" and "terraform" in fixture.name
+    for trial in range(40):
+        document = copy.deepcopy(original)
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice(_paths(document))
+            node = document
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = copy.deepcopy(rng.choice(_ODD_VALUES))
+        mutated = tmp_path / f"mutated-{trial}.json"
+        mutated.write_text(json.dumps(document))
+        try:
+            scan_iac([], [mutated], parameters={}) if terraform else scan_iac([mutated], [], parameters={})
+        except UserError:
+            pass
+        except Exception as exc:  # pragma: no cover - the failure this test exists to catch
+            pytest.fail(f"seed {seed}, trial {trial}: {type(exc).__name__}: {exc}")
