@@ -75,8 +75,8 @@ def test_sam_output_body_is_read_with_what_is_deferred_reported(tmp_path):
     assert result.warnings == [
         f"{path}: securityDefinitions.Partner.x-amazon-apigateway-authorizer.providerARNs[0]: "
         "Fn::ImportValue(partner-pool-arn) is only known at deploy time: not a pool this file names",
-        f"{path}: securityDefinitions.Partner: Cognito authorizer 'Partner' names no user pool (no providerARNs in "
-        "the export), so its methods cannot be tied to a pool; give it with "
+        f"{path}: securityDefinitions.Partner: Cognito authorizer 'Partner' names no user pool (its providerARNs "
+        "are only known at deploy time), so its methods cannot be tied to a pool; give it with "
         "--user-pool-arn Partner=arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID",
         f"{path}: info.title: ${{AWS::StackName}} is only known at deploy time (an intrinsic function); read as "
         "the API id 'body'",

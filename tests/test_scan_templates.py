@@ -202,7 +202,7 @@ def test_without_parameters_a_template_pool_is_known_by_its_logical_id_and_said_
         f"{SAM_APP}: app client ServiceClient: its id only exists once deployed: named 'ServiceClient' (give "
         "--parameter ServiceClient=CLIENT_ID to name the deployed client)",
         "user pool UserPool: its pre-token trigger is avp-migrate's pretoken_lambda, reading rules from "
-        "ssm:/pets/pretoken-rules, which a template scan does not fetch; give them with --rules file:PATH",
+        "ssm:/pets/pretoken-rules, which an offline scan does not fetch; give them with --rules file:PATH",
     ]
 
 

@@ -110,7 +110,7 @@ def _rules(pools: list[UserPool], source: str | None, warnings: list[str]) -> No
             continue
         if trigger.rules_source:
             warnings.append(f"user pool {pool.id}: its pre-token trigger is avp-migrate's pretoken_lambda, reading "
-                            f"rules from {trigger.rules_source}, which a template scan does not fetch; give them "
+                            f"rules from {trigger.rules_source}, which an offline scan does not fetch; give them "
                             "with --rules file:PATH")
         else:
             warnings.append(f"user pool {pool.id}: pre-token trigger {trigger.lambda_arn} is not avp-migrate's "

@@ -541,8 +541,10 @@ class _ExportReader:
                       f"Cognito authorizer {scheme!r} names no user pool the template defines or states, so its "
                       f"methods cannot be tied to a pool; give the value it refers to with --parameter NAME=VALUE")
             return []
+        why = ("its providerARNs are only known at deploy time" if any(isinstance(a, Deferred) for a in arns)
+               else "no providerARNs in the export")
         self.warn(_at(self.schemes_path, scheme),
-                  f"Cognito authorizer {scheme!r} names no user pool (no providerARNs in the export), so "
+                  f"Cognito authorizer {scheme!r} names no user pool ({why}), so "
                   f"its methods cannot be tied to a pool; give it with "
                   f"{USER_POOL_ARN_OPTION} {scheme}={_POOL_ARN_SHAPE}")
         return []
