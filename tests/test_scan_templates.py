@@ -565,3 +565,20 @@ def test_mutated_files_fail_with_a_user_error_or_read(fixture, tmp_path):
             pass
         except Exception as exc:  # pragma: no cover - the failure this test exists to catch
             pytest.fail(f"seed {seed}, trial {trial}: {type(exc).__name__}: {exc}")
+
+
+def test_a_body_included_from_elsewhere_is_reported_not_read(tmp_path):
+    include = {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://b/api.yaml"}}}
+    template = {"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+        "Rest": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "r", "Body": include}},
+        "Sam": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "p", "DefinitionBody": include}}}}
+    source = tmp_path / "template.json"
+    source.write_text(json.dumps(template))
+    read = read_template(source)
+    assert [(a.id, a.methods) for a in read.apis] == [("Rest", [])]
+    text = 'Fn::Transform({"Name":"AWS::Include","Parameters":{"Location":"s3://b/api.yaml"}})'
+    assert read.warnings == [
+        f"{source}: Resources.Rest.Properties.Body: {text} is only known at deploy time: not read; give the API's "
+        "definition with --openapi, or scan the deployed API",
+        f"{source}: Resources.Sam.Properties.DefinitionBody: {text} is only known at deploy time: not read; give the "
+        "API's definition with --openapi, or scan the deployed API"]

@@ -166,6 +166,11 @@ class SamReader:
                 document["info"]["title"] = stack
         else:
             document = copy.deepcopy(self.resolver.resolve(props["DefinitionBody"]))
+            if isinstance(document, Deferred):  # Fn::Transform AWS::Include, an Fn::If on the whole body, ...
+                self.warnings.append(f"{self.where}: Resources.{logical_id}.Properties.DefinitionBody: {document} is "
+                                     "only known at deploy time: not read; give the API's definition with --openapi, "
+                                     "or scan the deployed API")
+                return None
             if not isinstance(document, dict) or not isinstance(document.setdefault("paths", {}), dict):
                 raise self.fail(logical_id, "DefinitionBody is not an OpenAPI document SAM can edit")
         api_auth = self.resolver.resolve(props.get("Auth") or {})

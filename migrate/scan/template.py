@@ -312,8 +312,13 @@ class _TemplateReader:
             what = f"Resources.{logical}.Properties"
             api_id = self.resolver.lookup(logical) or logical
             name = self.text(props.get("Name"), f"{what}.Name")
-            if props.get("Body") is not None:
-                result = read_api_document(self.resolver.resolve(props["Body"]), f"{self.where}: {what}.Body",
+            body = self.resolver.resolve(props.get("Body"))
+            if isinstance(body, Deferred):  # Fn::Transform AWS::Include, an Fn::If on the whole body, ...
+                self.warn(f"{what}.Body: {body} is only known at deploy time: not read; give the API's definition "
+                          "with --openapi, or scan the deployed API")
+                body = None
+            if body is not None:
+                result = read_api_document(body, f"{self.where}: {what}.Body",
                                            api_id=api_id, name=name, source=self.source(logical),
                                            pool_of=self.pool_arn_of)
                 api = result.api
