@@ -108,7 +108,10 @@ def _rules(pools: list[UserPool], source: str | None, warnings: list[str]) -> No
         trigger = pool.pretoken_trigger
         if trigger is None:
             continue
-        if trigger.rules_source:
+        if trigger.recognised and not trigger.rules_source:
+            warnings.append(f"user pool {pool.id}: its pre-token trigger is avp-migrate's pretoken_lambda, but where "
+                            "it reads its rules is only known at deploy time; give them with --rules file:PATH")
+        elif trigger.rules_source:
             warnings.append(f"user pool {pool.id}: its pre-token trigger is avp-migrate's pretoken_lambda, reading "
                             f"rules from {trigger.rules_source}, which an offline scan does not fetch; give them "
                             "with --rules file:PATH")
