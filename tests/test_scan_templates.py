@@ -582,3 +582,22 @@ def test_a_body_included_from_elsewhere_is_reported_not_read(tmp_path):
         "definition with --openapi, or scan the deployed API",
         f"{source}: Resources.Sam.Properties.DefinitionBody: {text} is only known at deploy time: not read; give the "
         "API's definition with --openapi, or scan the deployed API"]
+
+
+def test_a_pretoken_lambda_whose_rules_source_is_a_parameter(tmp_path):
+    template = {"Parameters": {"RulesSource": {"Type": "String"}}, "Resources": {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"LambdaConfig": {
+            "PreTokenGeneration": {"Fn::GetAtt": ["Fn", "Arn"]}}}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+            "AVP_MIGRATE_RULES_SOURCE": {"Ref": "RulesSource"}}}}}}}
+    source = tmp_path / "template.json"
+    source.write_text(json.dumps(template))
+    inventory = scan_iac([source], [], parameters={})
+    (pool,) = inventory.user_pools
+    assert (pool.pretoken_trigger.version, pool.pretoken_trigger.config_field, pool.pretoken_trigger.recognised) == (
+        "V1_0", "PreTokenGeneration", True)
+    assert inventory.warnings[-1] == ("user pool Pool: its pre-token trigger is avp-migrate's pretoken_lambda, but "
+                                      "where it reads its rules is only known at deploy time; give them with --rules "
+                                      "file:PATH")
+    given = scan_iac([source], [], parameters={"RulesSource": "ssm:/rules"})
+    assert given.user_pools[0].pretoken_trigger.rules_source == "ssm:/rules"
