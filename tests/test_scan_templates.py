@@ -379,7 +379,7 @@ def test_deploy_time_values_are_resolved_from_parameters_or_reported_by_name(tmp
     assert [m.route_key for m in api.methods] == ["GET /a", "GET /b"] and api.methods[1].authorization_type == "NONE"
     assert f"{source}: parameter PoolArn has no value; give it with --parameter PoolArn=VALUE" in unresolved.warnings
     assert (f"{source}: Fn::ImportValue 'shared-pool-arn' is another stack's export; give it with --parameter "
-            "shared-pool-arn=VALUE") in unresolved.warnings
+            "shared-pool-arn=VALUE (or read the exporting template too)") in unresolved.warnings
     assert (f"{source}: parameter Env: its Default 'dev' is used; give --parameter Env=VALUE if the stack is deployed "
             "with another value") in unresolved.warnings
 
@@ -601,3 +601,33 @@ def test_a_pretoken_lambda_whose_rules_source_is_a_parameter(tmp_path):
                                       "file:PATH")
     given = scan_iac([source], [], parameters={"RulesSource": "ssm:/rules"})
     assert given.user_pools[0].pretoken_trigger.rules_source == "ssm:/rules"
+
+
+def test_stacks_read_together_resolve_each_others_exports(tmp_path, capsys):
+    pool_stack = {"Resources": {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "shared"}},
+        "Staff": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": {"Ref": "Pool"},
+                                                                         "GroupName": "staff"}}},
+        "Outputs": {"PoolArn": {"Value": {"Fn::GetAtt": ["Pool", "Arn"]}, "Export": {"Name": "auth-PoolArn"}},
+                    "PoolId": {"Value": {"Ref": "Pool"}, "Export": {"Name": "auth-PoolId"}}}}
+    api_stack = {"Resources": {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "staff-api"}},
+        "Auth": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "Type": "COGNITO_USER_POOLS", "Name": "StaffAuth",
+            "ProviderARNs": [{"Fn::ImportValue": "auth-PoolArn"}]}},
+        "Get": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+            "HttpMethod": "GET", "AuthorizationType": "COGNITO_USER_POOLS", "AuthorizerId": {"Ref": "Auth"},
+            "AuthorizationScopes": ["staff/read"]}}}}
+    (tmp_path / "pool.json").write_text(json.dumps(pool_stack))
+    (tmp_path / "api.json").write_text(json.dumps(api_stack))
+    alone = scan_iac([tmp_path / "api.json"], [], parameters={})
+    assert alone.apis[0].authorizers[0].provider_arns == []
+    together = scan_iac([tmp_path / "pool.json", tmp_path / "api.json"], [], parameters={})
+    (pool,) = together.user_pools
+    assert (pool.id, [g.name for g in pool.groups]) == ("Pool", ["staff"])
+    assert together.apis[0].authorizers[0].provider_arns == ["Pool"]
+    named = scan_iac([tmp_path / "pool.json", tmp_path / "api.json"], [],
+                     parameters={"Pool": "us-east-1_Staff1", "AWS::AccountId": ACCOUNT})
+    arn = f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_Staff1"
+    assert (named.user_pools[0].arn, named.apis[0].authorizers[0].provider_arns) == (arn, [arn])

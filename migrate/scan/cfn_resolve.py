@@ -38,8 +38,10 @@ _POOL_ARN_TEXT = re.compile(r"^arn:[^:]*:cognito-idp:[^:]*:[^:]*:userpool/\$\{([
 
 
 class Resolver:
-    def __init__(self, template: dict[str, Any], where: str, given: Mapping[str, str]) -> None:
+    def __init__(self, template: dict[str, Any], where: str, given: Mapping[str, str],
+                 imports: Mapping[str, str] | None = None) -> None:
         self.where = where
+        self.imports = dict(imports or {})  # other templates' exports read in the same scan: name -> value
         self.resources: dict[str, Any] = mapping(template.get("Resources"), "Resources", where)
         self.declared: dict[str, Any] = mapping(template.get("Parameters"), "Parameters", where)
         self.mappings: dict[str, Any] = mapping(template.get("Mappings"), "Mappings", where)
@@ -249,7 +251,10 @@ class Resolver:
             given = self.lookup(name)
             if given is not None:
                 return given
-            self.note(f"Fn::ImportValue {name!r} is another stack's export; give it with --parameter {name}=VALUE")
+            if name in self.imports:
+                return self.imports[name]
+            self.note(f"Fn::ImportValue {name!r} is another stack's export; give it with --parameter {name}=VALUE "
+                      "(or read the exporting template too)")
         return Deferred(render({"Fn::ImportValue": name if isinstance(name, str) else arg}))
 
     def if_(self, arg: Any, whole: Any = None) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from migrate import __version__
 from migrate.errors import UserError
 from migrate.inventory.model import FORMAT_VERSION, Inventory, ReadRecord, UserPool, parse_user_pool_arn
-from migrate.scan.template import TemplateRead, read_template
+from migrate.scan.template import TemplateRead, read_template, template_exports
 from migrate.scan.terraform import read_terraform
 
 PARAMETER_OPTION = "--parameter"
@@ -40,9 +40,22 @@ def scan_iac(templates: Sequence[Path], terraform: Sequence[Path], *, parameters
         raise UserError("only meaningful with --template (a Terraform state or plan holds its own values)",
                         where=PARAMETER_OPTION)
     reads: list[tuple[str, TemplateRead, float]] = []
+    # Stacks that import each other's exports (a pool stack, an API stack) are read together: first every
+    # template's known exports and pools, then each template with the others' in hand.
+    exports: dict[str, str] = {}
+    pools_by_id: dict[str, str] = {}
+    exported_by: dict[str, Path] = {}
+    for path in templates:
+        found, pools_found = template_exports(path, parameters)
+        for name, value in found.items():
+            if name in exports and exports[name] != value:
+                raise UserError(f"export {name!r} is also exported by {exported_by[name]}", where=str(path))
+            exports[name], exported_by[name] = value, path
+        pools_by_id.update(pools_found)
     for path in templates:
         started = time.perf_counter()
-        reads.append((f"template:{path}", read_template(path, parameters), time.perf_counter() - started))
+        read = read_template(path, parameters, imports=exports, foreign_pools=pools_by_id)
+        reads.append((f"template:{path}", read, time.perf_counter() - started))
     for path in terraform:
         started = time.perf_counter()
         reads.append((f"terraform:{path}", read_terraform(path), time.perf_counter() - started))

@@ -61,21 +61,61 @@ class TemplateRead:
     used_parameters: set[str] = field(default_factory=set)
 
 
-def read_template(path: str | Path, parameters: Mapping[str, str] | None = None) -> TemplateRead:
+def read_template(path: str | Path, parameters: Mapping[str, str] | None = None, *,
+                  imports: Mapping[str, str] | None = None,
+                  foreign_pools: Mapping[str, str] | None = None) -> TemplateRead:
+    """``imports``: other templates' exports (name -> value), for ``Fn::ImportValue``; ``foreign_pools``: the user
+    pools those templates define (inventory id -> ARN), so that an authorizer importing one is tied to it."""
+    where = str(path)
+    reader = _TemplateReader(_load(path), where, parameters or {}, imports or {})
+    reader.foreign_pools = dict(foreign_pools or {})
+    return reader.read()
+
+
+def template_exports(path: str | Path, parameters: Mapping[str, str] | None = None
+                     ) -> tuple[dict[str, str], dict[str, str]]:
+    """The template's ``Outputs`` exports whose values are known (a pool's ``Fn::GetAtt Pool.Arn``/``Ref Pool``
+    export as the pool's ARN/id as the inventory names them), and its pools (inventory id -> ARN)."""
+    where = str(path)
+    reader = _TemplateReader(_load(path), where, parameters or {}, {})
+    pools = {}
+    for logical, _ in reader.of_type(USER_POOL):
+        pool_id = reader.resolver.lookup(logical) or logical
+        pools[logical] = (pool_id, reader.resolver.pool_arn(logical) or pool_id)
+    exports = {}
+    outputs = reader.template.get("Outputs")
+    for output in (outputs.values() if isinstance(outputs, dict) else ()):
+        export = output.get("Export") if isinstance(output, dict) else None
+        name = reader.resolver.resolve(export.get("Name")) if isinstance(export, dict) else None
+        if not isinstance(name, str) or isinstance(name, Deferred):
+            continue
+        value = reader.resolver.resolve(output.get("Value"))
+        if isinstance(value, Deferred) and value.ref is not None and value.ref[0] in pools:
+            pool_id, arn = pools[value.ref[0]]
+            if value.ref[1] in {None, "Arn", "UserPoolId"}:
+                exports[name] = arn if value.ref[1] == "Arn" else pool_id
+        elif isinstance(value, str) and not isinstance(value, Deferred):
+            exports[name] = value
+    return exports, dict(pools.values())
+
+
+def _load(path: str | Path) -> dict[str, Any]:
     where = str(path)
     document = load_document(read_text(Path(path), where, "template"), where)
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         hint = (" (an API export: read it with --openapi)" if isinstance(document, dict)
                 and ("openapi" in document or "swagger" in document) else "")
         raise UserError(f"not a CloudFormation template: no 'Resources' mapping{hint}", where=where)
-    return _TemplateReader(document, where, parameters or {}).read()
+    return document
 
 
 class _TemplateReader:
-    def __init__(self, template: dict[str, Any], where: str, parameters: Mapping[str, str]) -> None:
+    def __init__(self, template: dict[str, Any], where: str, parameters: Mapping[str, str],
+                 imports: Mapping[str, str]) -> None:
         self.template = template
         self.where = where
-        self.resolver = Resolver(template, where, parameters)
+        self.foreign_pools: dict[str, str] = {}
+        self.resolver = Resolver(template, where, parameters, imports)
         self.resources: dict[str, Any] = {k: v for k, v in template["Resources"].items() if isinstance(v, dict)}
         self.warnings: list[str] = []
         self.pools: dict[str, UserPool] = {}  # logical id -> pool
@@ -424,7 +464,8 @@ class _TemplateReader:
         if isinstance(value, Deferred) and value.ref is not None and value.ref[0] in self.pools:
             return self.pools[value.ref[0]].arn
         if isinstance(value, str):
-            for pool in self.pools.values():
-                if value in {pool.arn, pool.id} or value.endswith(f":userpool/{pool.id}"):
-                    return pool.arn
+            known = {**self.foreign_pools, **{pool.id: pool.arn for pool in self.pools.values()}}
+            for pool_id, arn in known.items():
+                if value in {arn, pool_id} or value.endswith(f":userpool/{pool_id}"):
+                    return arn
         return None
