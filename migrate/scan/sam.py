@@ -27,7 +27,8 @@ they come from:
   header ``Identity.Header`` or ``Authorization``). ``DefaultAuthorizer`` then goes on every method that has an
   integration (swagger.py, ``set_path_default_authorizer``), with that authorizer's ``AuthorizationScopes``,
   unless the method already names an authorizer (kept) or carries the ``NONE`` marker (removed, nothing added:
-  when nothing else is left the marker stays, undeclared, which API Gateway ignores); ``OPTIONS`` methods are
+  when nothing else is left the marker stays, undeclared: the method deploys without authorization, which is
+  what SAM documents `Authorizer: NONE` to do); ``OPTIONS`` methods are
   skipped when ``AddDefaultAuthorizerToCorsPreflight`` is false (default true). ``ApiKeyRequired`` adds
   ``api_key`` the same way (``set_path_default_apikey_required``, ``AddApiKeyRequiredToCorsPreflight``).
 * ``Cors`` adds an ``OPTIONS`` method with a mock integration to every path that has none (swagger.py,
