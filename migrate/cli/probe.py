@@ -25,9 +25,15 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     handler = parser.add_mutually_exclusive_group(required=True)
     handler.add_argument("--handler", metavar="FILE.py:FUNCTION",
                          help="run this Python handler function in this process (a fresh import per run)")
+    handler.add_argument("--template", metavar="FILE",
+                         help="run the Python function --function names in this CloudFormation/SAM/CDK template: its "
+                              "inline code or local code folder, in this process")
     handler.add_argument("--function-name", metavar="NAME",
                          help="invoke this deployed Lambda function (it may have side effects: asks for "
                               "confirmation, or --yes)")
+    parser.add_argument("--function", metavar="LOGICAL_ID",
+                        help="with --template: the function's logical id (its pool in the template, when it is that "
+                             "pool's pre-token trigger, gives the groups, clients and trigger version)")
     parser.add_argument("--inventory", metavar="FILE",
                         help="inventory snapshot (scan): its groups, users, app clients and trigger version")
     parser.add_argument("--user-pool-id", metavar="ID", help="the snapshot's user pool, when it has several")
@@ -66,22 +72,37 @@ def _confirm(function_name: str, events: int, assume_yes: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_writable(args.out, "--out")
+    _check_writable(args.report, "--report")
+    if bool(args.template) != bool(args.function):
+        raise UserError("--template and --function go together", where="--template" if args.template else "--function")
+    from_template = None
+    if args.template:
+        from migrate.scan.template_code import template_handler
+
+        from_template = template_handler(args.template, args.function)
+    try:
+        return _run(args, from_template)
+    finally:
+        if from_template is not None:
+            from_template.close()
+
+
+def _run(args: argparse.Namespace, from_template: Any) -> int:
     from migrate.fileio import atomic_write_json
     from migrate.inventory import load_inventory
     from migrate.probe import run_probe
     from migrate.probe.events import plan_probes
     from migrate.probe.target import build_target, choose_pool
 
-    _check_writable(args.out, "--out")
-    _check_writable(args.report, "--report")
-    pool = None
+    pool = from_template.pool if from_template is not None else None
     if args.inventory:
         pool = choose_pool(load_inventory(args.inventory), args.user_pool_id, where=args.inventory)
     elif args.user_pool_id:
         raise UserError("only meaningful with --inventory", where="--user-pool-id")
     groups = [g.strip() for item in args.groups for g in item.split(",") if g.strip()]
     target = build_target(pool=pool, groups=groups, client_ids=args.client_id, version=args.event_version)
-    invoker = _invoker(args, events=len(plan_probes(target)))
+    invoker = _invoker(args, events=len(plan_probes(target)), from_template=from_template)
     progress = _progress(args)
     try:
         report = run_probe(invoker, target, on_call=progress.advance)
@@ -109,9 +130,11 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _invoker(args: argparse.Namespace, *, events: int) -> Any:
+def _invoker(args: argparse.Namespace, *, events: int, from_template: Any = None) -> Any:
     from migrate.probe.invoke import InProcessInvoker, LambdaInvoker, lambda_client
 
+    if from_template is not None:
+        return InProcessInvoker(from_template.spec, import_root=from_template.import_root)
     if args.handler:
         return InProcessInvoker(args.handler)
     from migrate.awsconfig import AwsSession, AwsTarget

@@ -20,7 +20,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         description="Read API Gateway REST APIs (resources, methods, authorizers, scopes), the Cognito user pools "
                     "their authorizers name (resource servers, groups and members, app clients, the pre-token "
                     "trigger) and the pre-token rules into one JSON snapshot that later steps use offline. "
-                    "With --openapi, read API Gateway exports instead of an account.")
+                    "With --openapi, read API Gateway exports instead of an account; with --template or --terraform, "
+                    "CloudFormation/SAM/CDK templates or `terraform show -json` output.")
     parser.add_argument("--out", required=True, metavar="FILE", help="where to write the snapshot (JSON)")
     parser.add_argument("--api-id", action="append", default=[], metavar="ID",
                         help="scan this REST API (repeatable; default: every REST API in the region)")
@@ -28,6 +29,16 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--openapi", action="append", default=[], metavar="FILE",
                         help="read an API Gateway export (OpenAPI 3 or Swagger 2, JSON or YAML) instead of the "
                              "account (repeatable; no AWS calls)")
+    parser.add_argument("--template", action="append", default=[], metavar="FILE",
+                        help="read a CloudFormation, SAM or CDK-synthesized template (JSON or YAML) instead of the "
+                             "account (repeatable; no AWS calls)")
+    parser.add_argument("--terraform", action="append", default=[], metavar="FILE",
+                        help="read `terraform show -json` output (a state or a saved plan) instead of the account "
+                             "(repeatable; no AWS calls)")
+    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --template: a value only known at deploy time (a template parameter, "
+                             "AWS::Region/AWS::AccountId/AWS::StackName, a resource's logical id for its physical "
+                             "id, LogicalId.Attribute, or an export name)")
     parser.add_argument("--user-pool-arn", action="append", default=[], metavar="SCHEME=ARN",
                         help="with --openapi: the user pool of an authorizer whose export lacks providerARNs")
     parser.add_argument("--rules", metavar="SOURCE",
@@ -52,7 +63,17 @@ def run(args: argparse.Namespace) -> int:
 
 def scan_to_file(args: argparse.Namespace) -> Inventory:
     """Scan as the options say and write the snapshot (nothing is written when the scan fails)."""
-    inventory = _scan_exports(args) if args.openapi else _scan_account(args)
+    kinds = [option for option, given in (("--openapi", args.openapi), ("--template", args.template),
+                                          ("--terraform", args.terraform)) if given]
+    if len(kinds) > 1 and kinds != ["--template", "--terraform"]:
+        raise UserError(f"cannot be combined with {kinds[1]} (read exports, or templates and Terraform, in one "
+                        "scan)", where=kinds[0])
+    if args.parameter and not args.template:
+        raise UserError("only meaningful with --template", where="--parameter")
+    if args.template or args.terraform:
+        inventory = _scan_iac(args)
+    else:
+        inventory = _scan_exports(args) if args.openapi else _scan_account(args)
     save_inventory(inventory, args.out)
     return inventory
 
@@ -85,6 +106,16 @@ def _scan_exports(args: argparse.Namespace) -> Inventory:
         pool_arns[scheme] = arn
     return scan_exports([Path(p) for p in args.openapi], user_pool_arns=pool_arns, stage=args.stage,
                         rules_source=args.rules)
+
+
+def _scan_iac(args: argparse.Namespace) -> Inventory:
+    from migrate.scan.iac import parse_parameters, scan_iac
+
+    for option, value in (("--api-id", args.api_id), ("--user-pool-arn", args.user_pool_arn)):
+        if value:
+            raise UserError("cannot be combined with --template/--terraform", where=option)
+    return scan_iac([Path(p) for p in args.template], [Path(p) for p in args.terraform],
+                    parameters=parse_parameters(args.parameter), stage=args.stage, rules_source=args.rules)
 
 
 def summarize(inventory: Inventory, path: str) -> dict[str, Any]:

@@ -61,7 +61,9 @@ class InProcessInvoker:
     """A handler function in a Python file, imported as a fresh module (module state never carries over from
     another probe run, and never leaks into avp-migrate's own modules)."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, *, import_root: Path | None = None) -> None:
+        """``import_root``: the folder Lambda would put on the import path (the code's root) when the handler's
+        file sits deeper (``src/app.py`` for ``src.app.handler``); by default the file's own folder."""
         path_text, sep, function = spec.rpartition(":")
         if not sep or not path_text or not function:
             raise UserError(f"expected FILE.py:FUNCTION, got {spec!r}", where="--handler")
@@ -80,7 +82,7 @@ class InProcessInvoker:
         self._modules_before = set(sys.modules)
         sys.modules[self._module_name] = module
         # The file's folder on the import path, as Lambda puts the package root there, so sibling modules import.
-        folder = str(path.resolve().parent)
+        folder = str((import_root or path.parent).resolve())
         self._folder = Path(folder)
         sys.path.insert(0, folder)
         try:

@@ -35,14 +35,11 @@ The AWS pages each rule rests on (API Gateway developer guide):
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from migrate.errors import UserError
 from migrate.inventory.model import (
@@ -54,8 +51,11 @@ from migrate.inventory.model import (
     claims_passed_to_backend,
     parse_user_pool_arn,
 )
+from migrate.scan.cfn_yaml import load_document
+from migrate.scan.deferred import Deferred, defer_intrinsics
 
 USER_POOL_ARN_OPTION = "--user-pool-arn"
+NONE_MARKER = "NONE"
 ANY_METHOD = "x-amazon-apigateway-any-method"
 AUTHORIZER = "x-amazon-apigateway-authorizer"
 AUTHTYPE = "x-amazon-apigateway-authtype"
@@ -97,7 +97,22 @@ def read_api_export(path: str | Path, *, user_pool_arns: Mapping[str, str] | Non
     given = _validated_pool_option(user_pool_arns or {})
     where = str(path)
     document = _load_document(Path(path), where)
-    return _ExportReader(document, where, given, file_stem=Path(path).stem).read()
+    return _ExportReader(defer_intrinsics(document), where, given, file_stem=Path(path).stem).read()
+
+
+def read_api_document(document: Any, where: str, *, api_id: str, name: str | None = None,
+                      source: str | None = None, pool_of: Callable[[str], str | None] | None = None) -> ExportResult:
+    """Read an OpenAPI document held in a template (``AWS::ApiGateway::RestApi`` ``Body``, a SAM API's generated
+    definition). ``where`` names it for messages (``template.yaml: Resources.MyApi.Properties.Body``);
+    ``api_id`` and ``name`` are the template's for the API (a ``Name`` property wins over ``info.title``).
+    ``pool_of`` maps a ``providerARNs`` entry that is not an ARN (a pool of the template, known by its logical id)
+    to the pool's ARN as the inventory names it, or None."""
+    reader = _ExportReader(defer_intrinsics(document), where, {}, file_stem=api_id)
+    reader.api_id_override, reader.name_override, reader.pool_of = api_id, name, pool_of
+    result = reader.read()
+    if source is not None:
+        result.api.source = source
+    return result
 
 
 # --- loading -------------------------------------------------------------------------------------------
@@ -130,26 +145,9 @@ def _load_document(path: Path, where: str) -> Any:
 
 
 def _parse(text: str, where: str) -> Any:
-    """JSON or YAML, told apart by content: exports are saved under any name (``export.txt``, ``api``)."""
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as json_error:
-            # A YAML flow mapping also opens with "{"; only if YAML fails too is it broken JSON.
-            try:
-                return yaml.safe_load(text)
-            except yaml.YAMLError:
-                raise UserError(f"invalid JSON at line {json_error.lineno} column {json_error.colno}: "
-                                f"{json_error.msg}", where=where) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = _one_line(exc.problem or exc.context or "syntax error")
-        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise UserError(f"invalid YAML{at}: {problem}", where=where) from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"invalid YAML: {_one_line(str(exc))}", where=where) from None
+    """JSON or YAML, told apart by content: exports are saved under any name (``export.txt``, ``api``).
+    Duplicate keys are refused and CloudFormation short forms read (:mod:`migrate.scan.cfn_yaml`)."""
+    return load_document(text, where)
 
 
 def _one_line(text: str) -> str:
@@ -226,6 +224,9 @@ class _ExportReader:
         self.warnings: list[str] = []
         self.schemes: dict[str, _Scheme] = {}
         self.schemes_path = ""
+        self.api_id_override: str | None = None
+        self.name_override: str | None = None
+        self.pool_of: Callable[[str], str | None] | None = None
 
     # --- errors and warnings ---
 
@@ -239,6 +240,9 @@ class _ExportReader:
 
     def mapping(self, value: Any, jpath: str) -> dict[str, Any]:
         value = self.deref(value, jpath)
+        if isinstance(value, Deferred):
+            raise self.fail(jpath, f"{value} is only known at deploy time (an intrinsic function), so what it "
+                                   f"stands for cannot be read; resolve it (--parameter) or export the deployed API")
         if not isinstance(value, dict):
             raise self.fail(jpath, f"expected a mapping, got {_describe(value)}")
         return value
@@ -246,13 +250,22 @@ class _ExportReader:
     def string(self, value: Any, jpath: str) -> str:
         if not isinstance(value, str):
             raise self.fail(jpath, f"expected a string, got {_describe(value)}")
+        if isinstance(value, Deferred):
+            self.warn_deferred(value, jpath)
         return value
+
+    def warn_deferred(self, value: Deferred, jpath: str, read_as: str | None = None) -> None:
+        self.warn(jpath, f"{value} is only known at deploy time (an intrinsic function); read as "
+                         f"{read_as or 'that text'}")
 
     def optional_string(self, container: dict[str, Any], key: str, jpath: str) -> str | None:
         value = container.get(key)
         return None if value is None else self.string(value, _at(jpath, key))
 
     def string_list(self, value: Any, jpath: str) -> list[str]:
+        if isinstance(value, Deferred):
+            raise self.fail(jpath, f"{value} is only known at deploy time (an intrinsic function): the list it "
+                                   f"stands for cannot be read; resolve it with --parameter")
         if not isinstance(value, list):
             raise self.fail(jpath, f"expected a list of strings, got {_describe(value)}")
         return [self.string(item, _at(jpath, i)) for i, item in enumerate(value)]
@@ -315,6 +328,8 @@ class _ExportReader:
         raise self.fail("", "not an OpenAPI 3.0 or Swagger 2.0 document (no 'openapi' or 'swagger' field)")
 
     def api_id(self, version: str) -> str:
+        if self.api_id_override is not None:
+            return self.api_id_override
         explicit = self.doc.get(API_ID_FIELD)
         if explicit is not None:
             return self.string(explicit, API_ID_FIELD)
@@ -366,7 +381,13 @@ class _ExportReader:
         return None, ""
 
     def title(self, api_id: str) -> str:
+        if self.name_override:
+            return self.name_override
         info = self.doc.get("info")
+        raw_title = info.get("title") if isinstance(info, dict) else None
+        if isinstance(raw_title, Deferred):
+            self.warn_deferred(raw_title, "info.title", read_as=f"the API id {api_id!r}")
+            return api_id
         title = None if info is None else self.optional_string(self.mapping(info, "info"), "title", "info")
         if not title:
             self.warn("info.title", f"no API name; using the API id {api_id!r}")
@@ -375,7 +396,7 @@ class _ExportReader:
 
     def description(self) -> str:
         info = self.doc.get("info")
-        if not isinstance(info, dict):
+        if not isinstance(info, dict) or isinstance(info.get("description"), Deferred):
             return ""
         return self.optional_string(info, "description", "info") or ""
 
@@ -490,11 +511,21 @@ class _ExportReader:
 
     def provider_arns(self, scheme: str, raw: Any, ext_path: str) -> list[str]:
         arns_path = _at(ext_path, "providerARNs")
-        arns = [] if raw is None else self.string_list(raw, arns_path)
+        if isinstance(raw, list) and any(isinstance(item, Deferred) for item in raw):
+            # Reported below, once, with what to do about it (not as text read as written).
+            arns = [item if isinstance(item, Deferred) else self.string(item, _at(arns_path, i))
+                    for i, item in enumerate(raw)]
+        else:
+            arns = [] if raw is None else self.string_list(raw, arns_path)
         valid = []
         for i, arn in enumerate(arns):
-            if parse_user_pool_arn(arn):
+            known = self.pool_of(arn) if self.pool_of is not None else None
+            if known is not None:
+                valid.append(known)
+            elif parse_user_pool_arn(arn):
                 valid.append(arn)
+            elif isinstance(arn, Deferred):
+                self.warn(_at(arns_path, i), f"{arn} is only known at deploy time: not a pool this file names")
             else:
                 self.warn(_at(arns_path, i), f"{arn!r} is not a user pool ARN ({_POOL_ARN_SHAPE}); ignored")
         given = self.given_arns.get(scheme)
@@ -505,8 +536,15 @@ class _ExportReader:
             return valid
         if given is not None:
             return [given]
+        if self.pool_of is not None:  # a template: its deploy-time values are given with --parameter
+            self.warn(_at(self.schemes_path, scheme),
+                      f"Cognito authorizer {scheme!r} names no user pool the template defines or states, so its "
+                      f"methods cannot be tied to a pool; give the value it refers to with --parameter NAME=VALUE")
+            return []
+        why = ("its providerARNs are only known at deploy time" if any(isinstance(a, Deferred) for a in arns)
+               else "no providerARNs in the export")
         self.warn(_at(self.schemes_path, scheme),
-                  f"Cognito authorizer {scheme!r} names no user pool (no providerARNs in the export), so "
+                  f"Cognito authorizer {scheme!r} names no user pool ({why}), so "
                   f"its methods cannot be tied to a pool; give it with "
                   f"{USER_POOL_ARN_OPTION} {scheme}={_POOL_ARN_SHAPE}")
         return []
@@ -535,6 +573,14 @@ class _ExportReader:
             checked = {}
             for key, scopes in requirement.items():
                 name = str(key)
+                if name == NONE_MARKER and name not in self.schemes:
+                    # SAM's marker for "no authorizer here" (an event's Auth.Authorizer: NONE). SAM removes it
+                    # only when it puts something else in its place, so transformed templates keep
+                    # {"NONE": []} undeclared on public methods (samtranslator/swagger/swagger.py,
+                    # SwaggerEditor.set_path_default_authorizer: `if security:` guards the write). It means
+                    # no authorization.
+                    checked[name] = []
+                    continue
                 if name not in self.schemes:
                     defined = ", ".join(map(repr, self.schemes)) or "none"
                     raise self.fail(req_path, f"names security scheme {name!r}, which is not defined in "
@@ -558,7 +604,9 @@ class _ExportReader:
                 self.warn(_at(jpath, i), "an empty security requirement (anonymous access as an alternative) "
                                          "has no API Gateway equivalent; ignored")
             for name, scopes in requirement.items():
-                scheme = self.schemes[name]
+                scheme = self.schemes.get(name)
+                if scheme is None:  # the undeclared NONE marker: contributes no authorization
+                    continue
                 if scheme.kind == "api_key":
                     auth.api_key_required = True
                 elif scheme.kind != "ignored":
@@ -628,6 +676,9 @@ class _ExportReader:
             item_path = f"paths[{path!r}]"  # always bracketed: a path key is never read as a field name
             if not isinstance(path, str) or not path.startswith("/"):
                 raise self.fail(item_path, "a resource path must start with '/'")
+            if isinstance(item, Deferred):
+                self.warn(item_path, f"{item} is only known at deploy time (a condition?): its methods are not read")
+                continue
             item = self.mapping(item, item_path)
             for key, operation in item.items():
                 verb = "ANY" if key == ANY_METHOD else key.upper() if key in _VERBS else None
@@ -636,6 +687,9 @@ class _ExportReader:
                         self.warn(_at(item_path, key), "API Gateway REST APIs have no TRACE method; skipped")
                     continue  # parameters, summary, servers, other extensions: not operations
                 op_path = _at(item_path, key)
+                if isinstance(operation, Deferred):
+                    self.warn(op_path, f"{operation} is only known at deploy time (a condition?): not read")
+                    continue
                 methods.append(self.read_method(path, verb, operation, document_security, op_path))
         # The live scanner's order, so that an inventory read from an export diffs cleanly against a live one.
         methods.sort(key=lambda m: (m.path, m.http_method))
