@@ -46,6 +46,7 @@ from migrate.embedded.avp.entities import identity_from_tokens
 from migrate.embedded.avp.schema import StoreSchema, parse_schema
 from migrate.embedded.avp.store import IdentitySourceRecord
 from migrate.errors import ExitCode
+from migrate.inventory.model import COGNITO_POOL_ID
 from migrate.regime import PoolRegime, PrincipalClass, Token
 from migrate.space import MAX_PARENTS, PrincipalSpace, policy_facts, refused_claims
 from migrate.translate.model import RoutePlan
@@ -122,6 +123,17 @@ class _Identity:
     context: dict[str, Any]
     key: str = ""
     action_lists: dict[int, tuple[str, ...]] = field(default_factory=dict)  # the action tuples asked of it
+
+
+@dataclass
+class _PoolSource(IdentitySourceRecord):
+    """The identity source verify decides with: the pool id is the plan's, even when it is not (yet) a real one."""
+
+    pool_id: str = ""
+
+    @property
+    def user_pool_id(self) -> str:
+        return self.pool_id or super().user_pool_id
 
 
 class PolicyIndex:
@@ -327,11 +339,14 @@ class Checker:
         # The authorizer's app-client allow-list: a token of another client is a 401 in every mode.
         self.allowed_clients: frozenset[str] | None = frozenset(pools[0].client_ids) \
             if pools and pools[0].client_ids else None
-        self.source = IdentitySourceRecord(
+        self.source = _PoolSource(
             identity_source_id="verify", user_pool_arn=pool.arn if pool.arn.startswith("arn:") else
             f"arn:aws:cognito-idp:{pool.region or 'us-east-1'}:000000000000:userpool/{pool.id}",
             client_ids=[], group_entity_type=f"{namespace}::UserGroup",
-            principal_entity_type=f"{namespace}::User", created=0.0, updated=0.0)
+            principal_entity_type=f"{namespace}::User", created=0.0, updated=0.0, pool_id=pool.id)
+        # A pool named by a template's logical id (no --parameter gave its deployed id): the policies name groups
+        # '<that name>|<group>' and are decided so here, but AVP will name them by the deployed pool's id.
+        self.placeholder_pool = not pool.known_by_arn_only and not COGNITO_POOL_ID.fullmatch(pool.id)
         self.decisions = 0
         self.requests = 0
         self._principal_types_cache: dict[str, set[str]] = {}
@@ -629,6 +644,11 @@ class Checker:
         space = self.space
         result = EquivalenceResult(classes=list(space.classes), routes=self.routes,
                                    unproven_reasons=list(space.unproven), coverage=space.coverage)
+        if self.placeholder_pool:
+            result.unproven_reasons.append(
+                f"user pool {self.regime.pool.id!r} is not a Cognito user pool id (a template's logical id?): the "
+                "policies name its groups by it, and Verified Permissions will name them by the deployed pool's id; "
+                f"scan again with --parameter {self.regime.pool.id}=<pool id> (and the account and region)")
         for route in self.routes:
             result.today[route.route] = set()
             result.after[route.route] = set()

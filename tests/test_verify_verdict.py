@@ -250,3 +250,23 @@ def test_routes_layout_a_policy_widened_to_every_resource_is_a_gain(routes_plan,
     code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
     assert code == ExitCode.DIFFERENCES
     assert "GAINS POST /orders [POST]: group readers" in out and "GAINS GET /me [GET]: group readers" not in out
+
+
+def test_a_pool_named_by_a_template_logical_id_is_blocking_and_unproven_not_a_false_loss():
+    # A template read without --parameter names the pool by its logical id: the policies say "UserPool|admins".
+    # verify decides them as written (no false LOSES for the admins), and says why this is no proof for the
+    # deployed pool, which AVP will name by its real id.
+    inv = inventory([method("DELETE", "/pets/{petId}", ["api/admin"]), method("GET", "/pets", ["api/read"])],
+                    users={"a": ["admins"], "r": ["readers"]},
+                    rules=[rule("admins", ["api/admin"], groups=["admins"]),
+                           rule("readers", ["api/read"], groups=["readers"])])
+    # as scan --template writes a pool it knows by logical id only (no ARN, no pool id)
+    pool = inv.user_pools[0]
+    pool.id = pool.arn = "UserPool"
+    inv.apis[0].authorizers[0].provider_arns = ["UserPool"]
+    translation = translate(inv)
+    assert translation.findings[0].code == "pool-id-placeholder" and translation.findings[0].severity == "blocking"
+    result = check(translation)
+    assert result.differences == [] and result.verdict == "unproven"
+    assert "--parameter UserPool=<pool id>" in result.unproven_reasons[-1]
+    assert result.after["DELETE /pets/{petId}"] == {"group:admins"}

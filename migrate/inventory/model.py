@@ -20,6 +20,8 @@ AuthorizerType = Literal["TOKEN", "REQUEST", "COGNITO_USER_POOLS"]
 # Pre-token generation event versions (Cognito LambdaConfig.PreTokenGenerationConfig.LambdaVersion).
 TriggerVersion = Literal["V1_0", "V2_0", "V3_0"]
 
+# A user pool id (botocore cognito-idp model, UserPoolIdType: [\w-]+_[0-9a-zA-Z]+, at most 55 characters).
+COGNITO_POOL_ID = re.compile(r"[\w-]+_[0-9A-Za-z]+")
 _POOL_ARN = re.compile(r"^arn:aws[\w-]*:cognito-idp:([\w-]+):(\d{12}):userpool/([\w-]+_[0-9A-Za-z]+)$")
 _CLAIMS_IN_TEMPLATE = re.compile(r"\$context\.authorizer\.claims(?:\.([A-Za-z0-9_:]+)|\[['\"]([^'\"]+)['\"]\])?")
 

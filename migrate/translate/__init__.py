@@ -14,7 +14,7 @@ from authorizer.config import AuthorizerConfig, EntityTypes, PoolConfig, RouteCo
 from authorizer.routes import ANY_VERBS, action_id, method_verbs, route_key
 from migrate.cedar_text import namespace_for
 from migrate.errors import UserError
-from migrate.inventory.model import Inventory, Method, RestApi, UserPool, parse_user_pool_arn
+from migrate.inventory.model import COGNITO_POOL_ID, Inventory, Method, RestApi, UserPool, parse_user_pool_arn
 from migrate.regime import PoolRegime, expected_token_use
 from migrate.translate.grants import GrantBuilder
 from migrate.translate.layouts import ID_TOKEN_GROUP, MAX_ROUTE_PARENTS, STORE_LAYOUTS, verb_action
@@ -247,6 +247,13 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
         findings.insert(0, Finding(
             "namespace", "info", f"API name {api.name!r} would give the namespace {namespace_for(api.name)!r}, which "
             f"AVP refuses ({renamed}); the plan uses {namespace!r}", detail={"namespace": namespace}))
+    if not pool.known_by_arn_only and not COGNITO_POOL_ID.fullmatch(pool.id):
+        findings.insert(0, Finding(
+            "pool-id-placeholder", "blocking", f"user pool {pool.id!r} is not a Cognito user pool id (a template's "
+            "logical id, read before the pool exists or without its --parameter): Verified Permissions names groups "
+            f"'<pool id>|<group>', so these policies would match no one; scan again with --parameter "
+            f"{pool.id}=<pool id> (and the account and region)",
+            routes=tuple(r.route for r in routes if r.migrated)))
     if pool.known_by_arn_only:
         findings.insert(0, Finding(
             "pool-unknown", "blocking", f"user pool {pool.id} is known by ARN only (offline scan): its groups, users, "
