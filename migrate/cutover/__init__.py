@@ -13,6 +13,9 @@ Every change appends one item, and no item is ever changed or deleted, so the ta
      "routes": ["GET /avp"], "from": {"GET /avp": "shadow"}, "to": {"GET /avp": "avp"},
      "evidence": {...}  or  "reason": "..."}
 
+(an item that would pass 64 KB holds ``document``, ``routes``, ``from``, ``to``, ``evidence`` and ``details``
+packed in one Binary attribute, so 1,200 routes stay far inside DynamoDB's 400 KB: :mod:`migrate.cutover.ledger`).
+
 **A change** (:mod:`migrate.cutover.ledger`): read the newest item (Query on ``pk``, ``ScanIndexForward=false``,
 ``Limit=1``, ``ConsistentRead=true``), compute the next document from it (``version`` + 1, the routes changed),
 and PutItem with ``ConditionExpression="attribute_not_exists(version)"``. DynamoDB evaluates that condition

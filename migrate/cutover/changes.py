@@ -10,7 +10,9 @@ from typing import Any
 from migrate.cutover.commit import Committed, commit, routes_changing_rule
 from migrate.cutover.deployment import Delay, Deployment, aws_errors
 from migrate.cutover.evidence import DEFAULT_MAX_AGE, Evidence, iso, load_evidence, parse_time, readiness_problems
-from migrate.cutover.ledger import Entry, Proposal
+from migrate.cutover.ledger import Entry, Proposal, ledger_item
+from migrate.cutover.limits import ssm_tier
+from migrate.cutover.publish import published_text
 from migrate.cutover.transitions import Moves, Step, apply, normalize_routes, plan_cutover, plan_rollback
 from migrate.errors import UserError
 
@@ -162,10 +164,13 @@ def _route_summary(evidence: Evidence, route: str) -> dict[str, Any]:
 
 def _write(deployment: Deployment, result: ChangeResult, evidence: dict[str, Any] | None,
            clock: Clock) -> ChangeResult:
-    if not result.steps or result.dry_run:
+    if not result.steps:
+        return result
+    steps = {step.route: step for step in result.steps}
+    _check_fits(deployment, result, steps, evidence, clock)  # what the write would send: a dry run refuses it too
+    if result.dry_run:
         return result
     who = deployment.caller()
-    steps = {step.route: step for step in result.steps}
 
     def propose(newest: Entry) -> Proposal:
         # Decided on result.base; if another writer changed one of our routes since, its change wins and ours is
@@ -187,6 +192,21 @@ def _write(deployment: Deployment, result: ChangeResult, evidence: dict[str, Any
     result.entry, result.published = done.entry, done.published
     result.delay = deployment.delay()
     return result
+
+
+def _check_fits(deployment: Deployment, result: ChangeResult, steps: dict[str, Step],
+                evidence: dict[str, Any] | None, clock: Clock) -> None:
+    """The ledger item and the SSM value this change would write, built as the write builds them, against
+    DynamoDB's and SSM's size limits (migrate.cutover.limits), before the fallback is marked or anything written.
+    (The fallback's own check runs before its update, which is the change's first step.)"""
+    base = result.base
+    document = {**apply(base.document, result.steps), "version": base.version + 1}
+    entry = Entry(version=base.version + 1, document=document, at=clock().isoformat(timespec="seconds"),
+                  who="x" * 2048,  # the caller's ARN is read at write time: counted at IAM's longest ARN
+                  action=result.action, routes=tuple(steps), before={r: s.before for r, s in steps.items()},
+                  after={r: s.after for r, s in steps.items()}, evidence=evidence, reason=result.reason)
+    ledger_item(deployment.ledger.pk, entry, where=deployment.ledger.where)
+    ssm_tier(published_text(document, deployment.parameter.route_keys), where=deployment.parameter.where)
 
 
 def render(result: ChangeResult, deployment: Deployment) -> str:

@@ -22,8 +22,9 @@ by both rules). A crash, a Ctrl-C or a failed call between the steps leaves mark
 ``status``, cleared by ``status --repair`` once older than :data:`STALE_PENDING`.
 
 UpdateFunctionConfiguration replaces the whole environment, so the other variables are read and written back
-as they were. Lambda allows 4 KB of environment in all (Lambda quotas); the compact document (one letter per
-route, compressed when that is shorter) keeps 1,200 routes well inside it.
+as they were. Lambda allows 4,096 bytes of environment in all, measured as the variables' JSON
+(:mod:`migrate.cutover.limits`); the compact document (one letter per route, compressed when that is shorter)
+keeps 1,200 routes well inside it.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ from authorizer.modes import ModeDocument, ModeDocumentError, PendingMark, compa
 from authorizer.settings import ENV_MODES
 from migrate.cutover.evidence import parse_time
 from migrate.cutover.ledger import Entry
+from migrate.cutover.limits import LAMBDA_ENVIRONMENT_BYTES, check_lambda_environment, lambda_environment_size
 from migrate.errors import UserError
 
-ENV_LIMIT_BYTES = 4096  # Lambda quotas: 4 KB for all environment variables of a function, in aggregate
+ENV_LIMIT_BYTES = LAMBDA_ENVIRONMENT_BYTES  # all variables together, as Lambda measures them (limits module)
 MAX_ATTEMPTS = 10
 STALE_PENDING = timedelta(minutes=15)  # a change's three steps take seconds; older marks belong to dead writers
 
@@ -60,7 +62,8 @@ def fallback_text(document: dict[str, Any], route_keys: Iterable[str], pending: 
 
 
 def environment_size(variables: dict[str, str]) -> int:
-    return sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+    """As Lambda counts it: the variables as JSON, quotes, commas and brackets included."""
+    return lambda_environment_size(variables)
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,7 @@ class FunctionFallback:
             if text is None:
                 return state
             variables = {**state.variables, ENV_MODES: text}
-            size = environment_size(variables)
-            if size > ENV_LIMIT_BYTES:
-                raise UserError(f"the function's environment would be {size} bytes, over Lambda's 4 KB (the "
-                                f"fallback is {len(text)} bytes)", where=self.where)
+            check_lambda_environment(variables, where=self.where, why=f"the fallback is {len(text)} bytes")
             try:
                 kwargs = {"RevisionId": state.revision_id} if state.revision_id else {}
                 self.client.update_function_configuration(FunctionName=self.function_name,

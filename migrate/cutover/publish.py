@@ -19,11 +19,12 @@ from botocore.exceptions import ClientError
 
 from authorizer.modes import ModeDocument, ModeDocumentError, compact_document
 from migrate.cutover.ledger import Entry, Ledger, document_text, mode_of
+from migrate.cutover.limits import SSM_STANDARD_BYTES, ssm_tier
 
 # A Standard parameter holds at most 4 KB, an Advanced one 8 KB (SSM user guide, "Managing parameter tiers").
 # About 40 long routes fit in 4 KB as readable JSON; past that the compact spelling (authorizer.modes: one letter
 # per route of the configuration) is published instead, which keeps 1,200 routes in a Standard parameter.
-STANDARD_TIER_BYTES = 4096
+STANDARD_TIER_BYTES = SSM_STANDARD_BYTES
 MAX_PUBLISH_ROUNDS = 10
 
 
@@ -84,7 +85,8 @@ class ModeParameter:
 
     def write(self, entry: Entry) -> None:
         text = published_text(entry.document, self.route_keys)
-        extra = {"Tier": "Advanced"} if len(text.encode()) > STANDARD_TIER_BYTES else {}
+        tier = ssm_tier(text, where=self.where)
+        extra = {"Tier": tier} if tier != "Standard" else {}
         self.client.put_parameter(Name=self.name, Value=text, Type="String", Overwrite=True, **extra)
 
 

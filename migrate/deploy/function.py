@@ -27,13 +27,13 @@ from typing import Any
 
 from authorizer.modes import ModeDocument, ModeDocumentError, PendingMark
 from authorizer.settings import ENV_MODES, ENV_MODES_PARAMETER, ENV_POLICY_STORE_ID
-from migrate.cutover.fallback import ENV_LIMIT_BYTES, FunctionFallback, environment_size, fallback_text
+from migrate.cutover.fallback import FunctionFallback, fallback_text
 from migrate.cutover.ledger import Ledger
+from migrate.cutover.limits import check_lambda_environment
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found, retry_eventual
 from migrate.deploy.names import LEDGER_TABLE, PERMISSION_STATEMENT_ID, ROLE_POLICY_NAME
 from migrate.deploy.package import HANDLER, RUNTIME, Package
-from migrate.errors import UserError
 
 TIMEOUT_SECONDS = 10  # the AVP call is bounded at 300 ms; a cold start with a JWKS fetch needs a few seconds
 MEMORY_MB = 256  # cryptography's import is CPU-bound and Lambda's CPU grows with memory
@@ -174,17 +174,22 @@ def settle_fallback(ctx: Context, route_keys: tuple[str, ...]) -> None:
     FunctionFallback(ctx.client("lambda"), ctx.names.function_name, route_keys).settle(ledger.require_latest)
 
 
-def desired_environment(ctx: Context, current: dict[str, str], modes_text: str) -> dict[str, str] | None:
-    """The function's variables after deploy, or None while the store id is not known yet."""
-    if not ctx.record.policy_store_id:
-        return None
-    environment = {**current, ENV_STORE: ctx.record.policy_store_id, ENV_PARAMETER: ctx.names.mode_parameter,
-                   ENV_MODES: modes_text}
-    size = environment_size(environment)
-    if size > ENV_LIMIT_BYTES:
-        raise UserError(f"the function's environment would be {size} bytes, over Lambda's 4 KB: the mode document "
-                        f"is {len(modes_text.encode())} bytes (too many routes for the fallback variable)",
-                        where=ctx.names.function_name)
+# A store this run creates has no id yet when the change set is computed: its variable is counted at the longest
+# id Verified Permissions may return (botocore verifiedpermissions model, PolicyStoreId: max 200), so the check
+# made then never passes an environment the apply (with the real id, 22 characters today) would refuse.
+UNKNOWN_STORE_ID = "x" * 200
+
+
+def desired_environment(ctx: Context, current: dict[str, str], modes_text: str) -> dict[str, str]:
+    """The function's variables after deploy; a UserError when Lambda would refuse them (4,096 bytes as Lambda
+    measures them). Called when the change set is computed (a store not created yet counted at the longest id) and
+    again right before CreateFunction/UpdateFunctionConfiguration."""
+    store_id = ctx.record.policy_store_id or UNKNOWN_STORE_ID
+    environment = {**current, ENV_STORE: store_id, ENV_PARAMETER: ctx.names.mode_parameter, ENV_MODES: modes_text}
+    check_lambda_environment(environment, where=f"lambda function {ctx.names.function_name}",
+                             why=f"the fallback mode document ({ENV_MODES}) is {len(modes_text.encode())} bytes"
+                             + ("" if ctx.record.policy_store_id else "; the policy store to be created is counted "
+                                f"at the longest id AVP may give ({len(UNKNOWN_STORE_ID)} characters)"))
     return environment
 
 
@@ -203,6 +208,8 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
     settings = {"Runtime": RUNTIME, "Handler": HANDLER, "Role": ctx.names.role_arn, "Timeout": TIMEOUT_SECONDS,
                 "MemorySize": MEMORY_MB, "Description": description}
     if config is None:
+        desired_environment(ctx, {}, fallback_for({}, document, route_keys))  # refused now if it cannot fit
+
         def create() -> None:
             ctx.record.function_name, ctx.record.function_arn = name, ctx.names.function_arn
             environment = desired_environment(ctx, {}, fallback_for({}, document, route_keys))
@@ -210,7 +217,7 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
             # CreateFunction then fails with InvalidParameterValueException "...cannot be assumed by Lambda".
             created = retry_eventual(lambda: lam.create_function(
                 FunctionName=name, Code={"ZipFile": package.zip_bytes}, Architectures=[package.architecture],
-                Layers=list(package.layers), Environment={"Variables": environment or {}}, Publish=False,
+                Layers=list(package.layers), Environment={"Variables": environment}, Publish=False,
                 **settings), retry_if=_role_not_ready)
             ctx.record.function_arn = created["FunctionArn"]
             # A new function is Pending until Active; updates before that fail (Lambda developer guide,
@@ -224,7 +231,7 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
     current_env = (config.get("Environment") or {}).get("Variables") or {}
     wanted_env = desired_environment(ctx, current_env, fallback_for(current_env, document, route_keys))
     differences = [key.lower() for key, value in settings.items() if config.get(key) != value]
-    if wanted_env is None or wanted_env != current_env:
+    if not ctx.record.policy_store_id or wanted_env != current_env:
         differences.append("environment")
     if [layer["Arn"] for layer in config.get("Layers") or []] != list(package.layers):
         differences.append("layers")
@@ -240,7 +247,7 @@ def plan_function(ctx: Context, package: Package, document: dict[str, Any],
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         if differences:
             environment = desired_environment(ctx, current_env, fallback_for(current_env, document, route_keys))
-            lam.update_function_configuration(FunctionName=name, Environment={"Variables": environment or {}},
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": environment},
                                               Layers=list(package.layers), **settings)
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         settle_fallback(ctx, route_keys)  # the ledger may have moved since the change set was computed

@@ -13,8 +13,10 @@ reads and writes (same field names, same document spelling)::
      "at": "<UTC ISO 8601>", "who": "<caller ARN>", "routes": ["GET /avp", ...],
      "from": {"GET /avp": "scope", ...}, "to": {"GET /avp": "shadow", ...}, "reason": "avp-migrate deploy ..."}
 
-with ``attribute_not_exists(version)``, so two writers can never both write one version; the ledger item is
-written before the parameter, so the parameter never holds a version the ledger does not explain.
+(packed past 64 KB, as :func:`migrate.cutover.ledger.ledger_item` writes every item; the item and the parameter's
+tier are checked against DynamoDB's and SSM's limits when the change set is computed, so ``--dry-run`` refuses
+what the apply would), with ``attribute_not_exists(version)``, so two writers can never both write one version; the
+ledger item is written before the parameter, so the parameter never holds a version the ledger does not explain.
 
 A document that already exists is never reset: a re-run of deploy would otherwise undo cut-overs. The current
 document is the ledger's newest (the source of truth; SSM may lag behind while a cut-over publishes), else the
@@ -31,11 +33,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-
 from authorizer.modes import ModeDocument, ModeDocumentError
-from migrate.cutover.ledger import document_text
-from migrate.cutover.publish import STANDARD_TIER_BYTES, published_text
+from migrate.cutover.ledger import Entry, Ledger, document_text, ledger_item
+from migrate.cutover.limits import ssm_tier
+from migrate.cutover.publish import published_text
 from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, error_code, is_not_found
 from migrate.deploy.names import LEDGER_TABLE
@@ -93,7 +94,9 @@ def plan_modes(ctx: Context, routes: list[str], mode: str, route_keys: tuple[str
 def _ledger_change(ctx: Context, ddb: Any, document: dict[str, Any], before: dict[str, str], mode: str) -> Change:
     version = int(document["version"])
     text = document_text(document)
-    detail = f"version {version}, audit deploy: {len(before)} route(s) -> {mode}"
+    item = _ledger_item(ctx, version, text, before, mode)  # the apply's own item: refused now if too large
+    detail = f"version {version}, audit deploy: {len(before)} route(s) -> {mode}" + (
+        f" ({len(item['packed']['B'])} bytes packed: {len(text)} bytes of document)" if "packed" in item else "")
     return Change("create", f"dynamodb item {LEDGER_TABLE}[pk={ctx.names.ledger_pk}, version={version}]", detail,
                   apply=lambda: _write_ledger(ctx, ddb, version, text, before, mode))
 
@@ -104,6 +107,7 @@ def _parameter_change(ctx: Context, ssm: Any, document: dict[str, Any], route_ke
     modes = list(routes.values())
     counts = ", ".join(f"{modes.count(each)} {each}" for each in sorted(set(modes)))
     text = published_text(document, route_keys)
+    ssm_tier(text, where=f"ssm parameter {ctx.names.mode_parameter}")  # the apply's own check, before any change
     return Change("update" if overwrite else "create", f"ssm parameter {ctx.names.mode_parameter}",
                   f"version {document['version']}: default {document.get('default', 'scope')}"
                   + (f", {counts}" if counts else "") + (f" ({why})" if why else ""),
@@ -158,40 +162,35 @@ def _current_document(ctx: Context, ssm: Any, route_keys: tuple[str, ...]) -> di
 
 
 def _latest(ctx: Context, ddb: Any) -> dict[str, Any] | None:
-    """The newest ledger document of this API stage (strongly consistent, as migrate.cutover.ledger reads it)."""
-    items = ddb.query(TableName=LEDGER_TABLE, KeyConditionExpression="pk = :pk",
-                      ExpressionAttributeValues={":pk": {"S": ctx.names.ledger_pk}},
-                      ScanIndexForward=False, Limit=1, ConsistentRead=True).get("Items") or []
-    if not items:
-        return None
-    try:
-        document = json.loads(items[0].get("document", {}).get("S") or "")
-    except json.JSONDecodeError:
-        document = None
-    if not isinstance(document, dict):
-        raise UserError(f"the newest item (version {items[0]['version']['N']}) holds no mode document",
-                        where=f"dynamodb table {LEDGER_TABLE} pk {ctx.names.ledger_pk}")
-    return {**document, "version": int(items[0]["version"]["N"])}
+    """The newest ledger document of this API stage (strongly consistent, read as migrate.cutover.ledger reads
+    it: readable or packed)."""
+    entry = Ledger(ddb, LEDGER_TABLE, ctx.names.ledger_pk).latest()
+    return None if entry is None else {**entry.document, "version": entry.version}
+
+
+def _ledger_item(ctx: Context, version: int, text: str, before: dict[str, str], mode: str) -> dict[str, Any]:
+    """The item deploy writes, in migrate.cutover.ledger's shape (packed when large); a UserError when DynamoDB
+    would refuse it. Called when the change set is computed and again when it is applied."""
+    routes = tuple(before)
+    reason = f"avp-migrate deploy --mode {mode}"
+    details = None
+    gate = ctx.record.gate
+    if gate is not None and gate.acceptance is not None:  # the audit log says who deployed what unproven, and why
+        accepted = gate.acceptance
+        reason = f"avp-migrate deploy --mode {mode} --accept {accepted.file}: {accepted.reason}"
+        details = {"acceptance": {
+            "file": accepted.file, "sha256": accepted.sha256, "reason": accepted.reason,
+            "accepted_by": accepted.accepted_by, "os_user": accepted.os_user, "verdict": accepted.verdict,
+            "items": list(accepted.items)}}
+    entry = Entry(version=version, document=json.loads(text), at=datetime.now(UTC).isoformat(timespec="seconds"),
+                  who=ctx.caller_arn, action="deploy", routes=routes, before=dict(before),
+                  after=dict.fromkeys(routes, mode), reason=reason, details=details)
+    return ledger_item(ctx.names.ledger_pk, entry, where=f"dynamodb table {LEDGER_TABLE}")
 
 
 def _write_ledger(ctx: Context, ddb: Any, version: int, text: str, before: dict[str, str], mode: str) -> None:
     ctx.record.ledger_table = LEDGER_TABLE
-    routes = list(before)
-    item = {
-        "pk": {"S": ctx.names.ledger_pk}, "version": {"N": str(version)}, "document": {"S": text},
-        "at": {"S": datetime.now(UTC).isoformat(timespec="seconds")}, "who": {"S": ctx.caller_arn},
-        "action": {"S": "deploy"}, "routes": {"L": [{"S": r} for r in routes]},
-        "from": {"M": {r: {"S": m} for r, m in before.items()}}, "to": {"M": {r: {"S": mode} for r in routes}},
-        "reason": {"S": f"avp-migrate deploy --mode {mode}"},
-    }
-    gate = ctx.record.gate
-    if gate is not None and gate.acceptance is not None:  # the audit log says who deployed what unproven, and why
-        accepted = gate.acceptance
-        item["reason"] = {"S": f"avp-migrate deploy --mode {mode} --accept {accepted.file}: {accepted.reason}"}
-        item["details"] = TypeSerializer().serialize({"acceptance": {
-            "file": accepted.file, "sha256": accepted.sha256, "reason": accepted.reason,
-            "accepted_by": accepted.accepted_by, "os_user": accepted.os_user, "verdict": accepted.verdict,
-            "items": list(accepted.items)}})
+    item = _ledger_item(ctx, version, text, before, mode)
     try:
         ddb.put_item(TableName=LEDGER_TABLE, Item=item, ConditionExpression="attribute_not_exists(version)")
     except Exception as exc:
@@ -203,6 +202,7 @@ def _write_ledger(ctx: Context, ddb: Any, version: int, text: str, before: dict[
 
 def _write_parameter(ctx: Context, ssm: Any, text: str, *, overwrite: bool) -> None:
     ctx.record.mode_parameter = ctx.names.mode_parameter
-    extra = {"Tier": "Advanced"} if len(text.encode()) > STANDARD_TIER_BYTES else {}
+    tier = ssm_tier(text, where=f"ssm parameter {ctx.names.mode_parameter}")
+    extra = {"Tier": tier} if tier != "Standard" else {}
     ssm.put_parameter(Name=ctx.names.mode_parameter, Value=text, Type="String", Overwrite=overwrite,
                       Description="avp-migrate mode document (scope/shadow/avp per route)", **extra)

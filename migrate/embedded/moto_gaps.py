@@ -25,6 +25,9 @@ Filled gaps:
 * **API Gateway GetResources paging**: moto ignores ``limit``/``position`` and returns everything in one page.
   The real API returns at most ``limit`` items (default 25, maximum 500) and a ``position`` token; paging
   matters to us because the scan's cost (calls per resource) is part of the product.
+* **Size limits** (:mod:`migrate.embedded.size_limits`): SSM parameter values by tier (4 KB Standard, 8 KB
+  Advanced), a Lambda function's environment (4,096 bytes of JSON), DynamoDB items (400 KB by the documented
+  count); moto accepts a 9,000-byte Standard parameter and a 6,000-byte environment.
 * **Lambda GetLayerVersion's Content.Location** (:mod:`migrate.embedded.layer_content`): a link that downloads
   the layer's zip, where moto answers ``"s3://"``.
 * **API Gateway TestInvokeAuthorizer** (:mod:`migrate.embedded.authorizer_invoke`): runs the authorizer's
@@ -62,13 +65,14 @@ def install() -> None:
         from moto.apigateway.models import APIGatewayBackend
         from moto.apigateway.responses import APIGatewayResponse
 
-        from migrate.embedded import authorizer_invoke, cfn_gaps, cognito_tokens, layer_content
+        from migrate.embedded import authorizer_invoke, cfn_gaps, cognito_tokens, layer_content, size_limits
 
         APIGatewayBackend.update_method = _backend_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.get_resources = _response_get_resources  # type: ignore[method-assign]
         _serialize_dynamodb_tables()
         _lambda_revision_ids()
+        size_limits.install()  # after the RevisionId wrapper: a refused update changes nothing
         cognito_tokens.install_token_hooks()
         layer_content.install()
         authorizer_invoke.install()
