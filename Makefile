@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench mutation clean
+.PHONY: demo test lint bench mutation clean test-large
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # Mutation testing of the authorizer's token checks, decision cache and policy document (slow: not in `test`).
+test-large: $(STAMP)
+	$(BIN)/python -m pytest -m large
+
 mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py
 

@@ -11,8 +11,9 @@ import random
 import time
 
 from tests.inventory_builder import inventory, method, rule
+from tests.large_api import long_path
 
-VERBS = ("GET", "POST", "PUT", "DELETE")
+VERBS = ("GET", "POST", "PUT", "DELETE")  # the order a resource's methods are generated in
 
 
 def large_inventory(methods: int = 1_200, *, scopes: int = 100, groups: int = 500, seed: int = 14):
@@ -22,9 +23,8 @@ def large_inventory(methods: int = 1_200, *, scopes: int = 100, groups: int = 50
     planned = []
     for i in range(methods):
         resource = i // len(VERBS)
-        path = (f"/v2/organizations/{{organizationId}}/projects/{{projectId}}/collection{resource:03d}/"
-                f"{{itemId}}/details/attachments/{{attachmentId}}")
-        planned.append(method(VERBS[i % len(VERBS)], path, rng.sample(scope_names, rng.choice((1, 1, 2)))))
+        planned.append(method(VERBS[i % len(VERBS)], long_path(resource),
+                              rng.sample(scope_names, rng.choice((1, 1, 2)))))
     rules = [rule(f"grant-{g}", rng.sample(scope_names, 3), groups=[g]) for g in group_names]
     users = {f"user{i:04d}": [group_names[i % groups], group_names[(i * 7 + 3) % groups]] for i in range(groups)}
     return inventory(planned, users=users, rules=rules, groups=group_names,

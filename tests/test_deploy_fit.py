@@ -338,3 +338,43 @@ def test_1200_long_routes_with_cut_over_history_fit_every_copy(embedded_aws):
     check_lambda_environment(final, where="t")
     assert {k: PendingMark(m.writer, m.at, m.routes).routes == m.routes for k, m in
             enumerate(settled.pending)} == {0: True, 1: True, 2: True}
+
+
+# --- 1,200 methods: plan, verify and deploy in the routes layout (not in `make test`: `make test-large`) ----------
+
+
+@pytest.mark.large
+def test_a_1200_method_api_plans_verifies_and_deploys_in_the_routes_layout(embedded_aws, tmp_path, capsys,
+                                                                          dependencies_layer, monkeypatch):
+    from migrate.embedded.seed import PASSWORD
+
+    account = seed_demo(region=embedded_aws.region, spec=large_spec(1_200, scopes=16, groups=16))
+    inventory = scan(account)
+    translation = translate(inventory)
+    assert translation.store_layout == "routes" and all(q.fits for q in translation.quotas), translation.quotas
+    result = check(translation)
+    assert result.equivalent, result.differences[:3]
+    plan = tmp_path / "plan"
+    write_plan(translation, result, plan, inventory=inventory, inventory_path="inventory.json")
+    routes = sorted(AuthorizerConfig.from_json((plan / "authorizer-config.json").read_text()).routes)
+    assert len(routes) == 1_200
+    monkeypatch.setenv("AVP_MIGRATE_SMOKE_PASSWORD", PASSWORD)
+    # --smoke-user: real tokens of ana and ben call every route through the deployed function (TestInvokeAuthorizer)
+    deploy = ["deploy", "--plan", str(plan), "--mode", "shadow", "--dependencies", "layers", "--layer",
+              dependencies_layer, "--no-import-check", "--smoke-user", "ana", "--smoke-user", "ben"]
+    code, dry, err = run(capsys, [*deploy, "--dry-run"])
+    assert code == 2, err
+    code, applied, err = run(capsys, [*deploy, "--yes"])
+    assert code == 0, err
+    assert change_lines(applied) == change_lines(dry) and len(change_lines(applied)) > 1_200
+    record = load_record(plan)
+    variables = boto3.client("lambda").get_function_configuration(
+        FunctionName=record.function_name)["Environment"]["Variables"]
+    assert lambda_environment_size(variables) < 1_000
+    moved = routes[:300]
+    code, _, err = run(capsys, ["cutover", *moved, "--plan", str(plan), "--evidence", evidence_for(tmp_path, moved),
+                                "--yes"])
+    assert code == 0, err
+    found = status(Deployment.load(str(plan), AwsSession(AwsTarget())))
+    assert found.in_sync and not found.drift and not found.fallback_drift
+    assert {r.route: r.mode for r in found.routes if r.route in moved} == dict.fromkeys(moved, "avp")
