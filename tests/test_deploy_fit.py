@@ -37,6 +37,7 @@ from migrate.deploy.context import Context
 from migrate.deploy.function import UNKNOWN_STORE_ID, desired_environment
 from migrate.deploy.names import LEDGER_TABLE, Names
 from migrate.deploy.record import DeploymentRecord, load_record
+from migrate.deploy.smoke import claims
 from migrate.embedded.seed import seed_demo
 from migrate.errors import UserError
 from migrate.plan import check, write_plan
@@ -378,3 +379,21 @@ def test_a_1200_method_api_plans_verifies_and_deploys_in_the_routes_layout(embed
     found = status(Deployment.load(str(plan), AwsSession(AwsTarget())))
     assert found.in_sync and not found.drift and not found.fallback_drift
     assert {r.route: r.mode for r in found.routes if r.route in moved} == dict.fromkeys(moved, "avp")
+
+    # The deployed function decides the moved routes with Verified Permissions (the route entity and its parents
+    # in each request): ana's real token is allowed exactly where it holds one of the route's scopes, else denied.
+    config = AuthorizerConfig.from_json((plan / "authorizer-config.json").read_text())
+    token = account.sign_in("ana", client="app")["access"]
+    held = set(claims(token)["scope"].split())
+    apigw = boto3.client("apigateway")
+    effects = {}
+    for route in moved[::25]:
+        verb, resource = route.split(" ", 1)
+        path = resource.replace("{", "x").replace("}", "")
+        answer = apigw.test_invoke_authorizer(
+            restApiId=account.api_id, authorizerId=record.authorizer_id, headers={"Authorization": token},
+            multiValueHeaders={"Authorization": [token]}, pathWithQueryString=path,
+            additionalContext={"httpMethod": verb, "resourcePath": resource, "path": path})
+        effects[route] = json.loads(answer["policy"])["Statement"][0]["Effect"].upper()
+        assert effects[route] == ("ALLOW" if held & set(config.routes[route].scopes) else "DENY"), route
+    assert set(effects.values()) == {"ALLOW", "DENY"}
