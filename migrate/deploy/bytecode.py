@@ -2,7 +2,7 @@
 
 Why: Lambda unpacks the zip into ``/var/task``, which is read-only, so a package without ``.pyc`` files is
 compiled again on every cold start and the result thrown away (measured on CPython 3.12: the authorizer's import
-costs about 1.8x as much CPU without bytecode; ``python -m bench authorizer_bench``).
+and build cost about 2.2x as much CPU without bytecode; ``python -m bench authorizer_bench``).
 
 How:
 
