@@ -245,10 +245,11 @@ def run_unpacked(tmp_path: Path, package, environ: dict[str, str], events: list[
     return lines["LOADED"], lines["ANSWERS"], done.stdout
 
 
-def test_the_built_zip_decides_on_the_runtime_s_python_and_imports_only_what_it_uses(tmp_path, embedded_aws):
+def test_the_built_zip_decides_on_the_runtime_s_python_and_imports_only_what_it_uses(tmp_path, embedded_aws,
+                                                                                   pip_package):
     world = make_world(embedded_aws)
-    config = config_for(world)
-    package = build_package(config.to_json(), PackageOptions(cache_dir=str(DEPENDENCY_CACHE)))
+    config_path = tmp_path / "authorizer-config.json"  # the zip's own is "{}": the same code, this world's config
+    config_path.write_text(config_for(world).to_json())
     parameter = "/avp-migrate/test/modes"
     boto3.client("ssm").put_parameter(Name=parameter, Type="String", Value=json.dumps(
         {"version": 2, "default": "scope", "routes": {"GET /avp": "shadow", "GET /scope": "avp"}}))
@@ -257,12 +258,12 @@ def test_the_built_zip_decides_on_the_runtime_s_python_and_imports_only_what_it_
                "AVP_AUTHZ_JWKS_URL_TEMPLATE": f"{embedded_aws.moto_url}/{{pool_id}}/.well-known/jwks.json",
                "AVP_AUTHZ_POLICY_STORE_ID": world.store_id, "AVP_AUTHZ_MODES_PARAMETER": parameter,
                "AVP_AUTHZ_MODES": json.dumps({"version": 1, "default": "scope", "routes": {}}),
-               "AVP_AUTHZ_AVP_TIMEOUT_MS": "5000"}
+               "AVP_AUTHZ_AVP_TIMEOUT_MS": "5000", "AVP_AUTHZ_CONFIG_PATH": str(config_path)}
     events = [request_event("GET /avp", f"Bearer {token}"),  # shadow (SSM): the scope rule, AVP asked too
               request_event("GET /scope", f"Bearer {token}"),  # avp: AVP's ALLOW over HTTP
               request_event("GET /avp", f"Bearer {tamper(token, scope=s('admin'))}"),
               request_event("GET /pets/{petId}", f"Bearer {token}")]  # scope mode, without the scope
-    loaded, answers, out = run_unpacked(tmp_path, package, environ, events)
+    loaded, answers, out = run_unpacked(tmp_path, pip_package, environ, events)
     assert answers == ["Allow", "Allow", "Unauthorized", "Unauthorized"], out[-3000:]
     assert loaded == {"http.client": False, "ssl": False, "email": False, "urllib.request": False,
                       "cryptography.x509": False, "jwt": False, "cffi": False, "pycparser": False,
