@@ -5,10 +5,11 @@ Deployment zip layout (``authorizer-config.json`` is what ``avp-migrate plan`` w
     authorizer.zip
     ├── authorizer/                   this package, *.py
     │   └── authorizer-config.json    read at the first invocation (or AVP_AUTHZ_CONFIG_PATH)
-    ├── jwt/ ...                      PyJWT  ┐ authorizer/requirements.txt, installed for the function's
-    ├── cryptography/ ...                    │ architecture: pip install -r authorizer/requirements.txt
-    └── aws_lambda_powertools/ ...           ┘ --platform manylinux2014_x86_64 --only-binary=:all: -t build/
+    ├── cryptography/ ...                    ┐ authorizer/requirements.txt, installed for the function's
+    └── aws_lambda_powertools/ ...           ┘ architecture: pip install -r authorizer/requirements.txt
+                                               --platform manylinux2014_x86_64 --only-binary=:all: -t build/
                                                (or the Powertools layer instead of the last one)
+    (and __pycache__/*.cpython-312.pyc next to every module: deploy compiles them, see migrate/deploy/bytecode.py)
 
 boto3 is the runtime's. The function's role needs ``verifiedpermissions:IsAuthorizedWithToken`` and
 ``verifiedpermissions:IsAuthorized`` on the policy store and ``ssm:GetParameter`` on the mode document parameter.

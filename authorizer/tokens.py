@@ -5,8 +5,13 @@
   segments, or more than :data:`MAX_TOKEN_BYTES` is refused before any parsing. (Whether the Cognito authorizer
   accepts the ``Bearer`` prefix is not in the API Gateway guide; a public deployment test, awslabs/nx-plugin-for-aws
   pull request 828, shows ``Bearer <id token>`` accepted, and refusing it would break clients that send it.)
-* RS256 only: the header's ``alg`` must be exactly ``RS256`` and PyJWT is given only that algorithm, so ``none``
-  and HS256 signed with the public key are refused.
+* RS256 only (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 section 3.3): the header's ``alg`` must be exactly
+  ``RS256``, and the signature is checked with that algorithm whatever the header says, so ``none`` and HS256
+  signed with the public key are refused. Keys shorter than 2048 bits are not used (RFC 7518 section 3.3: "A key
+  of size 2048 bits or larger MUST be used"). A header with ``crit`` (an extension this verifier would have to
+  understand, RFC 7515 section 4.1.11) or ``b64`` (RFC 7797's unencoded payload) is refused.
+* Each segment must be canonical base64url (the alphabet only, no padding, no stray bits): one token has one
+  spelling, as PyJWT requires too.
 * The key is picked by ``kid`` from the JWKS of the pool whose issuer URL equals the token's ``iss``; a token from
   any other issuer is refused before a key is touched, and the JWKS URL comes from the configured pool, never
   from the token. A JWKS is fetched on first use; an unknown ``kid`` re-reads it at most once per
@@ -18,8 +23,12 @@
   Gateway's rule: ``access`` on a method with scopes, ``id`` on one without); ``sub`` present; ``client_id``
   (access) or ``aud`` (ID) in the pool's client allow-list when one is configured.
 
-Time checks are done here rather than by PyJWT so that one injectable clock governs verification and the
-decision cache (PyJWT reads the system clock itself).
+The JWS itself (RFC 7515 compact serialization) is checked here with ``cryptography`` directly, not through
+PyJWT: the header and payload are decoded once (PyJWT would decode them a second time), and ``import jwt`` alone
+loads PyJWT's JWKS client (urllib, http.client, ssl, email) and ``cryptography.x509``, about 40 ms of every cold
+start for code the authorizer never runs. Every check PyJWT made for us is made here (tests/test_authorizer_tokens.py
+and tests/test_authorizer_hardening.py hold each). Time checks are ours too, so that one injectable clock governs
+verification and the decision cache.
 
 Every failure is a :class:`TokenError` whose ``reason`` is a short code, safe to log: never the token, never a
 claim value.
@@ -38,7 +47,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from authorizer.config import PoolConfig
 
@@ -47,10 +59,10 @@ ALGORITHM = "RS256"
 MAX_TOKEN_BYTES = 10_240
 JWKS_MAX_BYTES = 256 * 1024
 JWKS_FETCH_TIMEOUT_SECONDS = 2.0
+MIN_KEY_BITS = 2048  # RFC 7518 section 3.3
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-# Signature and the structure of header/payload only: the time, issuer and audience checks are ours (see above).
-_DECODE_OPTIONS: Any = {"verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                        "verify_aud": False, "verify_iss": False}
+_PADDING = PKCS1v15()
+_HASH = SHA256()
 
 
 class TokenError(Exception):
@@ -144,11 +156,35 @@ def signing_keys(document: dict[str, Any]) -> dict[str, Any]:
         kid = entry.get("kid")
         if not isinstance(kid, str) or not kid:
             continue
-        try:
-            keys[kid] = jwt.PyJWK(entry, algorithm=ALGORITHM).key
-        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
-            continue  # one broken key must not hide the others
+        key = _rsa_public_key(entry)
+        if key is not None:  # one broken key must not hide the others
+            keys[kid] = key
     return keys
+
+
+def _rsa_public_key(entry: dict[str, Any]) -> RSAPublicKey | None:
+    """The public key of an RSA JWK (RFC 7518 section 6.3.1: ``n`` and ``e``, base64url big-endian unsigned
+    integers), or None when it is no usable RS256 key. Private members (``d``...) are never read: only the public
+    key is ever built, whatever the JWKS holds."""
+    n, e = (_jwk_uint(entry.get(name)) for name in ("n", "e"))
+    if n is None or e is None:
+        return None
+    try:
+        key = RSAPublicNumbers(e, n).public_key()
+    except (ValueError, TypeError):  # cryptography refuses e.g. an even or tiny exponent, or n smaller than e
+        return None
+    return key if key.key_size >= MIN_KEY_BITS else None
+
+
+def _jwk_uint(value: Any) -> int | None:
+    # Read as leniently as PyJWT read it (padding optional): the JWKS comes from the configured pool, not from the
+    # caller, and a refused key would refuse every token of that pool.
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+    except (binascii.Error, ValueError):
+        return None
 
 
 @dataclass
@@ -262,13 +298,30 @@ def jwks_url_template(template: str) -> Callable[[PoolConfig], str]:
 # --- verification ---------------------------------------------------------------------------------------------
 
 
-def _segment_json(segment: str) -> Any:
+def _segment(segment: str) -> bytes:
+    """The bytes of one base64url segment (RFC 7515 section 2: no padding). Only the canonical spelling is taken:
+    ``urlsafe_b64decode`` alone would skip characters outside the alphabet, accept ``+`` and ``/``, and ignore
+    the unused low bits of the last character, so many strings would decode to the same bytes; re-encoding and
+    comparing refuses all of them (PyJWT makes the same check)."""
     try:
-        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise TokenError("malformed") from None
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii", "replace"):
+        raise TokenError("malformed")
+    return data
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: a deeply nested array or object ("[[[[...") exhausts the decoder's recursion limit long
         # before the 10,240-byte bound. It is a malformed token like any other (401, no error log), not a fault.
         raise TokenError("malformed") from None
+    if not isinstance(value, dict):
+        raise TokenError("malformed")
+    return value
 
 
 def _number(value: Any) -> bool:
@@ -291,34 +344,37 @@ class TokenVerifier:
 
         ``token`` is what :func:`bearer_token` returned (three base64url segments).
         """
-        header_segment, payload_segment, _ = token.split(".")
-        header = _segment_json(header_segment)
-        if not isinstance(header, dict):
+        if not isinstance(token, str) or not _JWT_SHAPE.fullmatch(token):
             raise TokenError("malformed")
+        signing_input, _, signature_segment = token.rpartition(".")
+        header_segment, _, payload_segment = signing_input.partition(".")
+        header = _json_object(_segment(header_segment))
         if header.get("alg") != ALGORITHM:
             raise TokenError("algorithm_not_allowed")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenError("malformed")
-        # Read unverified only to choose the key set; every decision below uses the verified claims.
-        unverified = _segment_json(payload_segment)
-        if not isinstance(unverified, dict):
+        if "crit" in header or "b64" in header:
+            # RFC 7515 section 4.1.11: extensions listed in crit that are not understood MUST make the JWS invalid;
+            # this verifier understands none (PyJWT knew only b64, and refused b64=false without a detached
+            # payload). RFC 7797's b64 changes what the signature covers: refused whatever its value.
             raise TokenError("malformed")
-        issuer = unverified.get("iss")
+        # Decoded once: read before the signature check only to choose the key set (the issuer) and then, once the
+        # signature over these very bytes is verified, used as the claims. Nothing is decided on them before that.
+        claims = _json_object(_segment(payload_segment))
+        signature = _segment(signature_segment)
+        issuer = claims.get("iss")
         pool = self._pools.get(issuer) if isinstance(issuer, str) else None
         if pool is None:
             raise TokenError("wrong_issuer")
         key = self._jwks.key(pool, kid)
         try:
-            claims = jwt.decode(token, key, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
-        except jwt.InvalidSignatureError:
+            key.verify(signature, signing_input.encode("ascii"), _PADDING, _HASH)
+        except InvalidSignature:
             raise TokenError("bad_signature") from None
-        except jwt.InvalidAlgorithmError:
-            raise TokenError("algorithm_not_allowed") from None
-        except (jwt.InvalidTokenError, RecursionError):  # PyJWT decodes the same JSON again: same answer
-            raise TokenError("malformed") from None
-        if claims.get("iss") != pool.issuer:
-            raise TokenError("wrong_issuer")
+        for name in ("sub", "jti"):  # PyJWT refused these when present and not strings; so do we
+            if name in claims and not isinstance(claims[name], str):
+                raise TokenError("malformed")
         self._check_times(claims)
         return self._identity(pool, claims, token_use)
 

@@ -43,12 +43,12 @@ def our_package(architecture: str = "x86_64") -> object:
 
 
 def test_a_layer_without_the_dependencies_is_refused_naming_the_module():
-    # The demo's old layer: python/README.txt only. The environment running this test has jwt installed; the check
-    # must not see it.
+    # The demo's old layer: python/README.txt only. The environment running this test has cryptography installed;
+    # the check must not see it.
     with pytest.raises(UserError) as refused:
         check_artifact(our_package(), [LayerContent(LAYER_ARN, zip_of({"python/README.txt": b"deps"}))],
                        CheckOptions())
-    assert "does not import on python3.12: No module named 'jwt'" in str(refused.value)
+    assert "does not import on python3.12: No module named 'cryptography'" in str(refused.value)
     assert "checked with CPython 3.12." in str(refused.value)
 
 
@@ -67,7 +67,8 @@ def test_a_real_layer_passes_and_says_where_each_module_came_from(dependencies_l
     report = check_artifact(our_package(), [LayerContent(LAYER_ARN, dependencies_layer_zip)], CheckOptions())
     assert "authorizer.handler.lambda_handler and the" in report.summary
     assert "load in CPython 3.12" in report.summary
-    assert "cryptography, jmespath, jwt" in report.summary and "from the layers" in report.summary
+    assert "cryptography, jmespath, typing_extensions from the layers" in report.summary
+    assert "jwt" not in report.summary  # the authorizer verifies with cryptography itself: PyJWT is not shipped
     assert "boto3, botocore" in report.summary and "from the runtime" in report.summary
 
 
@@ -131,7 +132,7 @@ def test_arm64_dependencies_pass_the_binary_checks_without_importing(arm64_layer
     # the x86_64 build is not an arm64 package (its wheel tags say so first)
     with pytest.raises(UserError, match=r"is built for cp312-cp312-manylinux_2_17_x86_64, .* not python3\.12 arm64"):
         check_artifact(our_package("arm64"), [LayerContent(LAYER_ARN, dependencies_layer_zip)], CheckOptions())
-    # without jwt, arm64 is refused too (presence of every imported module)
+    # without the dependencies, arm64 is refused too (presence of every imported module)
     with pytest.raises(UserError, match="No module named 'aws_lambda_powertools'"):
         check_artifact(our_package("arm64"), [LayerContent(LAYER_ARN, zip_of({"python/README.txt": b""}))],
                        CheckOptions())
@@ -177,8 +178,8 @@ def test_deploy_refuses_a_package_that_does_not_import_with_nothing_created(plan
                  "--yes"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
-    assert ("package check: authorizer.handler.lambda_handler does not import on python3.12: No module named 'jwt'"
-            in err)
+    assert ("package check: authorizer.handler.lambda_handler does not import on python3.12: No module named "
+            "'cryptography'" in err)
     assert nothing_created(plan)
 
 
@@ -231,13 +232,13 @@ def test_get_layer_version_gives_a_link_to_the_content(embedded_aws, dependencie
 
 
 def test_the_check_sees_only_the_artifact(tmp_path):
-    """The probe runs isolated: with nothing on its path, even the standard library's json is there but jwt is not,
-    although the environment running deploy has it."""
+    """The probe runs isolated: with nothing on its path, even the standard library's json is there but cryptography
+    is not, although the environment running deploy has it."""
     interpreter = package_check.find_interpreter("3.12")
     assert interpreter is not None
     package = tmp_path / "authorizer"
     shutil.copytree(package_check.PROBE.parent.parent.parent / "authorizer", package)
     probe = package_check._run_probe(interpreter, [tmp_path], package)
-    assert probe["missing"] == "jwt"
+    assert probe["missing"] == "cryptography"
     assert all(not str(path).startswith(str(Path(__file__).parent.parent / ".venv"))
                for path in probe["origins"].values())

@@ -49,8 +49,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                         help="the function's architecture; dependencies are built for manylinux2014_x86_64 or "
                              "manylinux2014_aarch64 (default x86_64)")
     parser.add_argument("--check-python", metavar="PATH",
-                        help="the CPython 3.12 that imports the package before deploy (default: python3.12 on PATH "
-                             "or under pyenv)")
+                        help="the CPython 3.12 that compiles the package's bytecode and imports the package before "
+                             "deploy (default: python3.12 on PATH or under pyenv)")
     parser.add_argument("--no-import-check", action="store_true",
                         help="deploy even when no CPython 3.12 is at hand to import the package (recorded as a note; "
                              "wheel tags and shared objects are still checked)")
@@ -105,7 +105,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     options = DeployOptions(mode=args.mode, endpoints=tuple(args.endpoint), ttl=args.ttl,
                             function_name=args.function_name,
                             package=PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer),
-                                                   wheelhouse=args.wheelhouse, architecture=args.architecture),
+                                                   wheelhouse=args.wheelhouse, architecture=args.architecture,
+                                                   interpreter=args.check_python),
                             check=CheckOptions(interpreter=args.check_python, skip_import=args.no_import_check),
                             smoke=SmokeOptions(users=tuple(args.smoke_user), client_id=args.smoke_client),
                             log_retention_days=args.log_retention_days, accept=args.accept, reason=args.reason)

@@ -22,6 +22,10 @@ Two ways to provide PyJWT[crypto], cryptography and Powertools, which must be bu
 Whichever way, :mod:`.package_check` checks the artifact before anything is created: the handler must import in
 a clean CPython of the runtime's version with only the package, the layers and the runtime's own SDK on its path.
 
+What is shipped is what runs: the pip tree is pruned to the modules the authorizer can import (:mod:`.prune`:
+no PyJWT, no cffi/pycparser Python parts, about 40% of Powertools), and every module carries bytecode compiled
+for the runtime by a CPython of its version (:mod:`.bytecode`; without one the build says so and ships none).
+
 The zip is deterministic (sorted entries, fixed timestamps and modes), so the same inputs give the same
 ``CodeSha256`` and a re-run of deploy sees no code change.
 """
@@ -41,10 +45,20 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrate.deploy.bytecode import (
+    MARKER,
+    cache_tag,
+    compile_sources,
+    ensure_compiled_tree,
+    find_compiler,
+    missing_compiler_note,
+    pyc_source,
+)
+from migrate.deploy.prune import RULE_VERSION, authorizer_imports, prune_tree
 from migrate.errors import UserError
 
 RUNTIME = "python3.12"
-PYTHON_VERSION = "3.12"
+PYTHON_VERSION = RUNTIME.removeprefix("python")  # the runtime decides the wheels' and the bytecode's version
 ARCHITECTURE = "x86_64"  # the default --architecture
 ARCHITECTURES = ("x86_64", "arm64")  # Lambda's Architectures values (CreateFunction)
 # pip's --platform per Lambda architecture: manylinux2014 wheels need glibc 2.17, and the python3.12 runtime
@@ -68,6 +82,8 @@ class PackageOptions:
     architecture: str = ARCHITECTURE
     # A folder where the pip-built dependencies are kept between runs (the demo and the tests); None: build fresh.
     cache_dir: str | None = None
+    # The CPython of the runtime's version that compiles the bytecode (--check-python); None: found on this machine.
+    interpreter: str | None = None
 
     def check(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -100,6 +116,8 @@ class Package:
     layers: tuple[str, ...]
     files: int
     architecture: str = ARCHITECTURE
+    bytecode: str | None = None  # the cache tag of the .pyc files shipped (cpython-312); None: none shipped
+    notes: tuple[str, ...] = ()  # what the build wants the operator to know (no interpreter: no bytecode)
 
     @property
     def sha256(self) -> str:
@@ -108,10 +126,11 @@ class Package:
 
     def describe(self) -> str:
         size = f"{len(self.zip_bytes) / 1024:.0f} KiB"
+        code = f"bytecode {self.bytecode}" if self.bytecode else "NO bytecode"
         if self.dependencies == "layers":
-            return f"{self.files} files, {size}, dependencies from {len(self.layers)} layer(s)"
-        return (f"{self.files} files, {size}, dependencies bundled for {PIP_PLATFORMS[self.architecture]} CPython "
-                f"{PYTHON_VERSION}")
+            return f"{self.files} files, {size}, {code}, dependencies from {len(self.layers)} layer(s)"
+        return (f"{self.files} files, {size}, {code}, dependencies bundled for {PIP_PLATFORMS[self.architecture]} "
+                f"CPython {PYTHON_VERSION}")
 
 
 def authorizer_source() -> Path:
@@ -122,52 +141,72 @@ def authorizer_source() -> Path:
 
 def build_package(config_text: str, options: PackageOptions) -> Package:
     options.check()
+    compiler = find_compiler(PYTHON_VERSION, options.interpreter)
     source = authorizer_source()
-    entries: dict[str, tuple[bytes, int]] = {}
+    sources: dict[str, bytes] = {}
     for path in sorted(source.rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
-        entries[f"authorizer/{path.relative_to(source).as_posix()}"] = (path.read_bytes(), 0o644)
+        sources[f"authorizer/{path.relative_to(source).as_posix()}"] = path.read_bytes()
+    entries: dict[str, tuple[bytes, int]] = {name: (data, 0o644) for name, data in sources.items()}
+    if compiler is not None:
+        entries.update((name, (data, 0o644)) for name, data in compile_sources(sources, compiler).items())
     # Where authorizer.settings looks by default: next to the package's modules.
     entries["authorizer/authorizer-config.json"] = (config_text.encode("utf-8"), 0o644)
+    tags = {cache_tag(PYTHON_VERSION) if compiler is not None else None}
     if options.dependencies == "pip":
         if options.cache_dir:
-            entries.update(_tree_entries(cached_dependencies(options.architecture, Path(options.cache_dir),
-                                                             options.wheelhouse)))
+            tree = cached_dependencies(options.architecture, Path(options.cache_dir), options.wheelhouse)
+            tags.add(ensure_compiled_tree(tree, compiler))
+            entries.update(_tree_entries(tree))
         else:
             with tempfile.TemporaryDirectory(prefix="avp-migrate-deps-") as target:
                 build_dependencies(Path(target), options.architecture, options.wheelhouse)
+                tags.add(ensure_compiled_tree(Path(target), compiler))
                 entries.update(_tree_entries(Path(target)))
     data = _zip(entries)
     if len(data) > MAX_ZIP_BYTES:
         raise UserError(f"the package is {len(data) // (1024 * 1024)} MB, over Lambda's 50 MB for a direct upload: "
                         "use --dependencies layers", where="--dependencies")
+    bytecode = tags.pop() if len(tags) == 1 else None
+    notes = () if compiler is not None else (missing_compiler_note(PYTHON_VERSION),)
     return Package(zip_bytes=data, dependencies=options.dependencies, layers=tuple(options.layers),
-                   files=len(entries), architecture=options.architecture)
+                   files=len(entries), architecture=options.architecture, bytecode=bytecode, notes=notes)
 
 
 def _tree_entries(root: Path, prefix: str = "") -> dict[str, tuple[bytes, int]]:
+    """The files of a dependency tree, with the bytecode :func:`ensure_compiled_tree` wrote (only that: a
+    ``__pycache__`` file of any other tag or origin is left out)."""
+    marker = root / MARKER
+    tag = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
     entries: dict[str, tuple[bytes, int]] = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
-        if path.is_dir() or "__pycache__" in path.parts or relative.startswith("bin/"):
+        if path.is_dir() or relative.startswith("bin/") or path == marker:
             continue
+        if "__pycache__" in path.parts:
+            found = pyc_source(relative)
+            if tag is None or found is None or found[1] != tag or not (root / found[0]).is_file():
+                continue
         mode = 0o755 if os.access(path, os.X_OK) else 0o644
         entries[prefix + relative] = (path.read_bytes(), mode)
     return entries
 
 
 def build_dependencies(target: Path, architecture: str = ARCHITECTURE, wheelhouse: str | None = None) -> None:
-    """pip-install authorizer/requirements.txt into ``target`` for the function's platform."""
+    """pip-install authorizer/requirements.txt into ``target`` for the function's platform, then remove what the
+    authorizer can never import (:mod:`.prune`)."""
     _pip_install(authorizer_source() / "requirements.txt", target, wheelhouse, architecture)
+    prune_tree(target, authorizer_imports(authorizer_source()))
 
 
 def cached_dependencies(architecture: str, cache_dir: Path, wheelhouse: str | None = None) -> Path:
-    """The dependencies built once into ``cache_dir`` (keyed by requirements.txt, platform and Python version) and
-    reused after: a second run needs no index. Built into a temporary folder and renamed, so a half-built tree is
-    never used."""
+    """The dependencies built once into ``cache_dir`` (keyed by requirements.txt, platform, Python version and the
+    pruning rule) and reused after: a second run needs no index. Built into a temporary folder and renamed, so a
+    half-built tree is never used."""
     requirements = (authorizer_source() / "requirements.txt").read_bytes()
-    key = hashlib.sha256(requirements + f"|{PIP_PLATFORMS[architecture]}|cp{PYTHON_VERSION}".encode()).hexdigest()
+    key = hashlib.sha256(requirements + f"|{PIP_PLATFORMS[architecture]}|cp{PYTHON_VERSION}|prune{RULE_VERSION}|"
+                         f"{sorted(authorizer_imports(authorizer_source()))}".encode()).hexdigest()
     final = cache_dir / f"deps-{architecture}-cp{PYTHON_VERSION.replace('.', '')}-{key[:16]}"
     if final.is_dir():
         return final
@@ -197,13 +236,20 @@ def default_cache_dir() -> Path:
 
 
 def layer_zip(architecture: str = ARCHITECTURE, cache_dir: Path | None = None,
-              wheelhouse: str | None = None) -> bytes:
+              wheelhouse: str | None = None, interpreter: str | None = None) -> bytes:
     """A Lambda layer holding the authorizer's dependencies under ``python/`` (where the Python runtimes look:
-    Lambda developer guide, "Layer paths for each Lambda runtime")."""
+    Lambda developer guide, "Layer paths for each Lambda runtime"), with their bytecode (or a warning on stderr
+    when no CPython of the runtime's version is at hand to compile it)."""
+    compiler = find_compiler(PYTHON_VERSION, interpreter)
+    if compiler is None:
+        print(f"avp-migrate: {missing_compiler_note(PYTHON_VERSION)}", file=sys.stderr)
     if cache_dir is not None:
-        return _zip(_tree_entries(cached_dependencies(architecture, cache_dir, wheelhouse), "python/"), level=6)
+        tree = cached_dependencies(architecture, cache_dir, wheelhouse)
+        ensure_compiled_tree(tree, compiler)
+        return _zip(_tree_entries(tree, "python/"), level=6)
     with tempfile.TemporaryDirectory(prefix="avp-migrate-layer-") as target:
         build_dependencies(Path(target), architecture, wheelhouse)
+        ensure_compiled_tree(Path(target), compiler)
         return _zip(_tree_entries(Path(target), "python/"), level=6)
 
 

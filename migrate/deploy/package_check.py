@@ -26,6 +26,13 @@ in ``/opt``, a later layer's files replacing an earlier one's).
    Code for another architecture (arm64 on an x86-64 machine) cannot be imported here: the binary checks above
    stand in for it, plus a check that every module the code imports is present somewhere on that path.
 
+4. **Bytecode** (:mod:`.bytecode`): every ``.pyc`` in the package must be one the runtime loads: named for its
+   cache tag (``cpython-312``), starting with that version's magic number, unchecked-hash, next to its source; and,
+   when an interpreter of the runtime's version is at hand, holding the hash of that very source (stale bytecode
+   would run code that is not the source's). Anything else is refused: wrong-version bytecode is never shipped
+   silently. A package without bytecode (no CPython of the runtime's version when it was built) passes with a
+   warning: every cold start would compile it. Layers are not ours: their bytecode is counted, not judged.
+
 No interpreter of the runtime's version: deploy refuses, unless ``--no-import-check`` says to go on without it
 (recorded as a note; the binary checks still run).
 """
@@ -51,6 +58,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migrate.deploy.bytecode import Compiler, cache_tag, inspect_tree, verify_hashes
 from migrate.deploy.package import HANDLER, PYTHON_VERSION, RUNTIME, Package
 from migrate.errors import UserError
 
@@ -224,16 +232,26 @@ def _check_artifact(package: Package, layers: list[LayerContent], options: Check
                 objects += _check_shared_objects(tree, label, architecture)
         search = [task, opt / "python" / "lib" / f"python{PYTHON_VERSION}" / "site-packages", opt / "python"]
         binaries = f"{objects} shared object(s) built for {architecture}"
+        bytecode, notes = _check_bytecode(package, task, opt, bool(layers))
+        # Without --no-import-check an interpreter is required (below); with it, one is used when at hand.
+        interpreter = find_interpreter(PYTHON_VERSION, options.interpreter)
+        if interpreter is not None:
+            stale = verify_hashes(task, Compiler(interpreter.path, interpreter.version))
+            if stale:
+                raise UserError(f"{len(stale)} .pyc file(s) do not hold the hash of the source next to them, e.g. "
+                                f"{stale[0]}: stale bytecode would run other code than the source's (checked with "
+                                f"CPython {interpreter.version})", where="the package")
+            bytecode += ", each holding its source's hash"
         if architecture != host_architecture():
             present = _check_present(task / "authorizer", search)
             return CheckReport(
-                f"package check: {binaries}, wheel tags match {RUNTIME} {architecture}, and the {present} modules "
-                f"the code imports are present (imports not run: this machine cannot execute {architecture} code)")
+                f"package check: {binaries}, wheel tags match {RUNTIME} {architecture}, {bytecode}, and the "
+                f"{present} modules the code imports are present (imports not run: this machine cannot execute "
+                f"{architecture} code)", notes)
         if options.skip_import:
-            return CheckReport(f"package check: {binaries}, wheel tags match {RUNTIME} {architecture}",
+            return CheckReport(f"package check: {binaries}, wheel tags match {RUNTIME} {architecture}, {bytecode}",
                                [f"the handler was NOT imported before deploying (--no-import-check): nothing "
-                                f"proves {HANDLER} imports on {RUNTIME}"])
-        interpreter = find_interpreter(PYTHON_VERSION, options.interpreter)
+                                f"proves {HANDLER} imports on {RUNTIME}", *notes])
         if interpreter is None:
             raise UserError(f"no CPython {PYTHON_VERSION} on this machine to check that the handler imports "
                             f"(looked for python{PYTHON_VERSION} on PATH and under pyenv): install one, name it with "
@@ -252,8 +270,32 @@ def _check_artifact(package: Package, layers: list[LayerContent], options: Check
                             f"CPython {interpreter.version} {interpreter.path})", where="package check")
         sources = "; ".join(f"{', '.join(sorted(names))} from the {label}" for label, names in sorted(where.items()))
         return CheckReport(f"package check: {HANDLER} and the {probe.get('checked', 0)} modules its code imports "
-                           f"load in CPython {interpreter.version} ({interpreter.path}, isolated); {binaries}"
-                           + (f"; {sources}" if sources else ""))
+                           f"load in CPython {interpreter.version} ({interpreter.path}, isolated); {binaries}; "
+                           f"{bytecode}" + (f"; {sources}" if sources else ""), notes)
+
+
+def _check_bytecode(package: Package, task: Path, opt: Path, has_layers: bool) -> tuple[str, list[str]]:
+    """The package's bytecode (refused if any of it is for another runtime or would not be loaded), in words, and
+    the notes to show: the build's own (no interpreter: no bytecode) and the layers' coverage."""
+    tag = cache_tag(PYTHON_VERSION)
+    report = inspect_tree(task, PYTHON_VERSION)
+    if report.problems:
+        raise UserError(f"{len(report.problems)} .pyc file(s) that {RUNTIME} would not use: "
+                        f"{report.problems[0]}", where="the package")
+    notes = list(package.notes)
+    if report.compiled == 0:
+        words = "NO bytecode"
+        if not notes:
+            notes.append(f"WARNING: the package carries no bytecode: every cold start compiles its "
+                         f"{report.sources} module(s) again (Lambda's /var/task is read-only)")
+    else:
+        words = f"bytecode for {tag} (unchecked-hash) for {report.compiled} of {report.sources} module(s)"
+    if has_layers and opt.is_dir():
+        layer = inspect_tree(opt, PYTHON_VERSION)
+        notes.append(f"the layers carry usable {tag} bytecode for {layer.compiled} of {layer.sources} module(s)"
+                     + (f" ({len(layer.problems)} .pyc file(s) {RUNTIME} would not use, e.g. {layer.problems[0]})"
+                        if layer.problems else ""))
+    return words, notes
 
 
 def _unzip(data: bytes, target: Path, label: str) -> int:
