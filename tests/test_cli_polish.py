@@ -1,0 +1,130 @@
+"""The CLI behaves like the tools users already trust (issue 13): no tracebacks for user errors, JSON errors with
+--output json, AWS CLI spellings, clear one-line errors for the environment (profile, ports, dead endpoints)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from migrate.cli.main import main
+from migrate.inventory import save_inventory
+from tests.inventory_builder import inventory, method, rule
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _snapshot(path: Path, rules: list[dict]) -> Path:
+    save_inventory(inventory([method("GET", "/a", ["api/read"])], users={"alice": ["admins"]}, rules=rules), path)
+    return path
+
+
+@pytest.fixture
+def good(tmp_path) -> Path:
+    return _snapshot(tmp_path / "good.json", [rule("r1", ["api/read"], groups=["admins"])])
+
+
+@pytest.fixture
+def bad_rules(tmp_path) -> Path:
+    return _snapshot(tmp_path / "bad.json", [{"id": "r1", "then": {"bogus": 1}}])
+
+
+@pytest.fixture
+def differing_plan(good, tmp_path, capsys) -> Path:
+    """A plan whose only policy was deleted: verify finds a difference (exit 2)."""
+    plan = tmp_path / "plan"
+    assert main(["plan", str(good), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    for file in (plan / "policies").glob("*.cedar"):
+        file.unlink()
+    return plan
+
+
+# --- 1. no tracebacks for user errors ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["plan", "verify"])
+def test_invalid_rules_in_the_snapshot_are_one_line(verb, bad_rules, tmp_path, capsys):
+    argv = [verb, str(bad_rules)] + (["--out", str(tmp_path / "p")] if verb == "plan" else [])
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("avp-migrate: error: user pool us-east-1_TestPool1: ")
+    assert 'unknown key "bogus"' in err and "file:rules.json" in err
+    assert not (tmp_path / "p").exists()
+
+
+def test_plan_out_naming_a_file_is_one_line(good, tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    code, out, err = run(capsys, "plan", str(good), "--out", str(target))
+    assert code == 1 and out == ""
+    assert err == f"avp-migrate: error: {target}: exists and is not a folder; --out names the plan folder to write\n"
+    assert target.read_text() == "keep me"
+
+
+def _closed_pipe(*argv: str) -> tuple[int, str]:
+    """Run the CLI with its stdout a pipe whose reader has gone (as `| head` does once it has its lines)."""
+    child = subprocess.Popen([sys.executable, "-m", "migrate", *argv], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the child has imported anything: its first write meets a closed pipe
+    err = child.stderr.read().decode()
+    return child.wait(timeout=120), err
+
+
+def test_output_into_a_closed_pipe_keeps_the_exit_code_and_prints_nothing(good, differing_plan):
+    assert _closed_pipe("verify", str(good)) == (0, "")
+    code, err = _closed_pipe("verify", str(good), "--plan", str(differing_plan))
+    assert code == 2 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_broken_pipe_in_the_middle_of_the_output(good, differing_plan, monkeypatch):
+    class Closed:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    closed = Closed()
+    monkeypatch.setattr(sys, "stdout", closed)
+    assert main(["verify", str(good), "--plan", str(differing_plan)]) == 2
+    assert sys.stdout is closed
+
+
+# --- 2. --output json: errors are JSON too ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("spelling", [["--output", "json"], ["--format", "json"], ["--output=json"]])
+def test_json_errors(spelling, bad_rules, capsys):
+    code, out, err = run(capsys, "verify", str(bad_rules), *spelling)
+    assert code == 1 and out == ""
+    error = json.loads(err)
+    assert error["where"] == "user pool us-east-1_TestPool1" and 'unknown key "bogus"' in error["error"]
+
+
+def _usage_error(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exited.value.code), out, err
+
+
+def test_json_usage_errors_exit_1(good, capsys):
+    code, out, err = _usage_error(capsys, "verify", str(good), "--plna", "x", "--output", "json")
+    assert code == 1 and out == ""
+    assert json.loads(err) == {"error": "unrecognized arguments: --plna x", "where": "avp-migrate"}
+    code, _, err = _usage_error(capsys, "--output", "json", "verify")
+    assert code == 1 and "INVENTORY" in json.loads(err)["error"]
+
+
+def test_text_errors_stay_text(good, capsys):
+    code, _, err = _usage_error(capsys, "verify", str(good), "--plna", "x")
+    assert code == 1 and err.startswith("usage: ")
