@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,38 @@ def test_json_usage_errors_exit_1(good, capsys):
 def test_text_errors_stay_text(good, capsys):
     code, _, err = _usage_error(capsys, "verify", str(good), "--plna", "x")
     assert code == 1 and err.startswith("usage: ")
+
+
+# --- 3. --output json|text|table --------------------------------------------------------------------------------
+
+def test_verify_output_table_draws_the_json_facts(good, differing_plan, capsys):
+    code, out, _ = run(capsys, "verify", str(good), "--plan", str(differing_plan), "--output", "table")
+    assert code == 2
+    assert "| verdict            | differences" in out
+    row = next(line for line in out.splitlines() if line.startswith("| loses"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == ["loses", "GET /a", "GET", "avp", "group admins", "alice", "app (sign-in)",
+                     "no policy on disk allows it"]
+    code, out, _ = run(capsys, "verify", str(good), "--plan", str(differing_plan), "--format", "json")
+    assert code == 2 and json.loads(out)["differences"][0]["flows"] == ["app (sign-in)", "app (refresh)"]
+
+
+def test_output_table_is_text_where_nothing_is_tabular(good, tmp_path, capsys):
+    code, table, _ = run(capsys, "plan", str(good), "--out", str(tmp_path / "p1"), "--output", "table")
+    code2, text, _ = run(capsys, "plan", str(good), "--out", str(tmp_path / "p1"))
+    assert code == code2 == 0 and table.startswith("wrote plan for API MyApi")
+    timing = re.compile(r"in [0-9.]+ s\)")
+    assert timing.sub("", table) == timing.sub("", text)
+
+
+def test_status_output_table(embedded_aws, tmp_path, capsys):
+    from tests.test_cutover import ROUTES, deploy_state
+
+    setup = deploy_state(tmp_path)
+    code, out, err = run(capsys, "status", "--plan", str(setup.plan), "--output", "table")
+    assert (code, err) == (0, "")
+    assert "| in sync          | yes" in out
+    rows = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                          for line in out.splitlines() if line.startswith("| ")) if cells[0]}
+    assert set(ROUTES) <= set(rows)
+    assert rows["GET /avp"][1:4] == ["shadow", "shadow", "shadow"] and rows["GET /avp"][4].startswith("v1 ")
