@@ -69,8 +69,14 @@ class AwsSession:
         self.target = target or AwsTarget()
         try:
             self._session = boto3.Session(profile_name=self.target.profile, region_name=self.target.region)
-        except botocore.exceptions.ProfileNotFound:
-            raise UserError(f"AWS profile not found: {self.target.profile}", where="--profile") from None
+        except botocore.exceptions.ProfileNotFound as exc:
+            # Without --profile, the profile came from AWS_PROFILE (or AWS_DEFAULT_PROFILE): say which, and its name
+            # as botocore read it.
+            name = exc.kwargs.get("profile") or self.target.profile
+            where = "--profile" if self.target.profile else (
+                "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE")
+            raise UserError(f"AWS profile not found: {name} (not in the AWS config or credentials file)",
+                            where=where) from None
         self.counter = CallCounter()
         self._session.events.register("after-call", self.counter.on_after_call)
         self._clients: dict[str, Any] = {}

@@ -164,3 +164,24 @@ def test_status_output_table(embedded_aws, tmp_path, capsys):
                                           for line in out.splitlines() if line.startswith("| ")) if cells[0]}
     assert set(ROUTES) <= set(rows)
     assert rows["GET /avp"][1:4] == ["shadow", "shadow", "shadow"] and rows["GET /avp"][4].startswith("v1 ")
+
+
+# --- 4. the profile named in AWS_PROFILE -------------------------------------------------------------------------
+
+@pytest.fixture
+def no_profiles(tmp_path, monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "config").write_text("[profile real]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+
+
+def test_aws_profile_names_the_profile(no_profiles, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    code, _, err = run(capsys, "status", "--plan", str(tmp_path))
+    assert code == 1
+    assert err == ("avp-migrate: error: AWS_PROFILE: AWS profile not found: nosuch (not in the AWS config or "
+                   "credentials file)\n")
+    code, _, err = run(capsys, "status", "--plan", str(tmp_path), "--profile", "other")
+    assert code == 1 and err.startswith("avp-migrate: error: --profile: AWS profile not found: other ")
