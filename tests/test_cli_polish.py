@@ -185,3 +185,26 @@ def test_aws_profile_names_the_profile(no_profiles, monkeypatch, tmp_path, capsy
                    "credentials file)\n")
     code, _, err = run(capsys, "status", "--plan", str(tmp_path), "--profile", "other")
     assert code == 1 and err.startswith("avp-migrate: error: --profile: AWS profile not found: other ")
+
+
+# --- 5. --start -24h as written ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("window", "expected"), [
+    (["--start", "-24h"], ("-24h", None)), (["--start=-24h"], ("-24h", None)),
+    (["--start", "-90m", "--end", "-1h"], ("-90m", "-1h")), (["--start", "24h"], ("24h", None))])
+def test_relative_times_as_written(window, expected, tmp_path, monkeypatch, capsys):
+    from migrate.cli import report
+
+    seen = {}
+    monkeypatch.setattr(report, "run", lambda args: seen.update(start=args.start, end=args.end) or 0)
+    code, _, err = run(capsys, "report", "shadow", "--files", str(tmp_path / "r.jsonl"), *window, "--out",
+                       str(tmp_path / "out"))
+    assert (code, err) == (0, "")
+    assert (seen["start"], seen["end"]) == expected
+
+
+def test_a_relative_time_reaches_the_report_window(tmp_path, monkeypatch, capsys):
+    # End to end: a missing records file is the error (not a usage error about "-24h").
+    code, _, err = run(capsys, "report", "shadow", "--files", str(tmp_path / "r.jsonl"), "--start", "-24h", "--out",
+                       str(tmp_path / "out"))
+    assert code == 1 and "r.jsonl" in err and "expected one argument" not in err

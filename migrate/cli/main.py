@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -20,6 +21,10 @@ from migrate.errors import ExitCode, Interrupted, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = ExitCode.OK, ExitCode.ERROR, ExitCode.DIFFERENCES
 OUTPUTS = ("text", "json", "table")
+# Options that take a time, which may be relative and written with a minus ("--start -24h"): argparse would take
+# "-24h" for an option of its own (only negative numbers are exempt), so main() joins them ("--start=-24h") first.
+TIME_OPTIONS = ("--start", "--end")
+RELATIVE_TIME = re.compile(r"^-\d+[smhdw]$")  # as reports.shadow_window.parse_time reads them
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
@@ -60,6 +65,23 @@ def _message_and_where(exc: UserError) -> tuple[str, str | None]:
     if not isinstance(message, str):  # a subclass that does not pass through UserError.__init__
         return str(exc), None
     return message, exc.where
+
+
+def _join_relative_times(argv: Sequence[str]) -> list[str]:
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            joined.extend(argv[index:])
+            break
+        if arg in TIME_OPTIONS and index + 1 < len(argv) and RELATIVE_TIME.match(argv[index + 1]):
+            joined.append(f"{arg}={argv[index + 1]}")
+            index += 2
+            continue
+        joined.append(arg)
+        index += 1
+    return joined
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -148,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    argv = _join_relative_times(argv)
     as_json = _wants_json(argv)
     Parser.json_errors = as_json
     try:
