@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -208,3 +211,57 @@ def test_a_relative_time_reaches_the_report_window(tmp_path, monkeypatch, capsys
     code, _, err = run(capsys, "report", "shadow", "--files", str(tmp_path / "r.jsonl"), "--start", "-24h", "--out",
                        str(tmp_path / "out"))
     assert code == 1 and "r.jsonl" in err and "expected one argument" not in err
+
+
+# --- 6. local up: a port in use, --port 0 ------------------------------------------------------------------------
+
+def _local_up(*argv: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.Popen([sys.executable, "-m", "migrate", "local", "up", *argv], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture
+def taken_port():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.mark.parametrize("which", ["moto", "local services"])
+def test_local_up_on_a_port_in_use_stops_with_one_line(which, taken_port):
+    port = taken_port if which == "moto" else taken_port - 1
+    process = _local_up("--port", str(port))
+    try:
+        out, err = process.communicate(timeout=120)  # a bound, so that the old behaviour (running on) fails
+    finally:
+        process.kill()
+    assert process.returncode == 1 and out == ""
+    assert err == (f"avp-migrate: error: --port: cannot listen on 127.0.0.1:{taken_port}: Address already in use "
+                   "(in use by another program: stop it, or pass another --port; --port 0 picks free ports)\n")
+
+
+def test_local_up_port_0_prints_the_ports_it_picked():
+    process = _local_up("--port", "0")
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("# embedded AWS running"):
+                break
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    ports = next(line for line in lines if line.startswith("# ports: "))
+    moto, local = (int(p) for p in re.findall(r"(\d+) \(", ports))
+    assert 0 not in (moto, local) and f"export AWS_ENDPOINT_URL=http://127.0.0.1:{moto}\n" in lines
+    assert f"export AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS=http://127.0.0.1:{local}\n" in lines
+    assert process.returncode == 0
+
+
+def test_local_up_refuses_a_port_out_of_range(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["local", "up", "--port", "70000"])
+    assert exited.value.code == 1 and "not a port number: 70000" in capsys.readouterr().err
