@@ -221,22 +221,35 @@ def _local_up(*argv: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-@pytest.fixture
-def taken_port():
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+def _taken_after_a_free_port() -> tuple[int, socket.socket]:
+    """A listening socket on port P + 1 where P is free (as far as one can tell): for --port P."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        taken = socket.socket()
+        try:
+            taken.bind(("127.0.0.1", free + 1))
+        except OSError:
+            taken.close()
+            continue
         taken.listen()
-        yield taken.getsockname()[1]
+        return free, taken
+    raise AssertionError("no two adjacent ports to test with")
 
 
 @pytest.mark.parametrize("which", ["moto", "local services"])
-def test_local_up_on_a_port_in_use_stops_with_one_line(which, taken_port):
-    port = taken_port if which == "moto" else taken_port - 1
-    process = _local_up("--port", str(port))
+def test_local_up_on_a_port_in_use_stops_with_one_line(which):
+    free, taken = _taken_after_a_free_port()
+    taken_port = taken.getsockname()[1]
     try:
-        out, err = process.communicate(timeout=120)  # a bound, so that the old behaviour (running on) fails
+        process = _local_up("--port", str(taken_port if which == "moto" else free))
+        try:
+            out, err = process.communicate(timeout=120)  # a bound, so that the old behaviour (running on) fails
+        finally:
+            process.kill()
     finally:
-        process.kill()
+        taken.close()
     assert process.returncode == 1 and out == ""
     assert err == (f"avp-migrate: error: --port: cannot listen on 127.0.0.1:{taken_port}: Address already in use "
                    "(in use by another program: stop it, or pass another --port; --port 0 picks free ports)\n")
