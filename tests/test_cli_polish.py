@@ -278,3 +278,96 @@ def test_local_up_refuses_a_port_out_of_range(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["local", "up", "--port", "70000"])
     assert exited.value.code == 1 and "not a port number: 70000" in capsys.readouterr().err
+
+
+# --- 7. a dead endpoint is reported at once; throttling is still retried ----------------------------------------
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once the socket is closed: connection refused
+
+
+def _counting(client) -> list[int]:
+    sent: list[int] = []
+    client.meta.events.register("before-send", lambda **_: sent.append(1))
+    return sent
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def test_client_config_keeps_throttling_retries_and_bounds_connects(fake_credentials):
+    from migrate.awsconfig import CONNECT_TIMEOUT, MAX_ATTEMPTS, AwsSession, AwsTarget
+
+    client = AwsSession(AwsTarget(region="us-east-1")).client("apigateway")
+    config = client.meta.config
+    # botocore keeps the legacy max_attempts (retries) as total_max_attempts (the first attempt too)
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS + 1} and MAX_ATTEMPTS == 10
+    assert config.connect_timeout == CONNECT_TIMEOUT <= 5
+
+
+def test_a_refused_connection_is_tried_twice_and_named(fake_credentials):
+    import botocore.exceptions
+
+    from migrate.awsconfig import CONNECT_ATTEMPTS, AwsSession, AwsTarget, describe_aws_error
+
+    url = f"http://127.0.0.1:{_closed_port()}"
+    client = AwsSession(AwsTarget(region="us-east-1", endpoint_url=url)).client("apigateway")
+    sent = _counting(client)
+    with pytest.raises(botocore.exceptions.EndpointConnectionError) as raised:
+        client.get_rest_apis()
+    assert len(sent) == CONNECT_ATTEMPTS == 2  # not MAX_ATTEMPTS with backoff
+    error = describe_aws_error(raised.value, what="scan")
+    assert str(error) == (f"scan: cannot reach the AWS endpoint {url}/restapis (connection refused; check "
+                          "--endpoint-url / AWS_ENDPOINT_URL, or that `avp-migrate local up` runs)")
+
+
+def test_the_cli_names_a_dead_endpoint_in_one_line(fake_credentials, tmp_path, capsys):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    code, out, err = run(capsys, "scan", "--api-id", "abc", "--stage", "prod", "--out", str(tmp_path / "i.json"),
+                         "--endpoint-url", url, "--region", "us-east-1")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("avp-migrate: error: ") and f"cannot reach the AWS endpoint {url}/" in err
+    assert "connection refused" in err and not (tmp_path / "i.json").exists()
+
+
+def test_throttling_is_still_retried(fake_credentials):
+    """A real HTTP endpoint that throttles twice, then answers: botocore retries it (3 requests, one result)."""
+    import http.server
+    import threading
+
+    from migrate.awsconfig import AwsSession, AwsTarget
+
+    answers = [429, 429, 200]
+
+    class Throttling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = answers.pop(0)
+            body = b'{"item": []}' if status == 200 else b'{"message": "Rate exceeded"}'
+            self.send_response(status)
+            if status != 200:
+                self.send_header("x-amzn-ErrorType", "TooManyRequestsException")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = AwsSession(AwsTarget(region="us-east-1", endpoint_url=url)).client("apigateway")
+        sent = _counting(client)
+        assert client.get_rest_apis()["items"] == []
+        assert len(sent) == 3 and answers == []
+    finally:
+        server.shutdown()
+        server.server_close()
