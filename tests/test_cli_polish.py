@@ -371,3 +371,56 @@ def test_throttling_is_still_retried(fake_credentials):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- 8. iam-policy --for scan ------------------------------------------------------------------------------------
+
+def _allows(policy: dict, action: str) -> list[dict]:
+    return [s for s in policy["Statement"] if s["Effect"] == "Allow" and action in s["Action"]]
+
+
+def test_iam_policy_for_scan_allows_every_call_a_real_scan_makes(embedded_aws, tmp_path, capsys):
+    from migrate.embedded.seed import seed_demo
+    from migrate.inventory import load_inventory
+    from migrate.scan_permissions import SCAN_CALLS
+
+    account = seed_demo(region=embedded_aws.region)
+    snapshot = tmp_path / "inventory.json"
+    assert main(["scan", "--api-id", account.api_id, "--stage", "prod", "--all-users", "--out", str(snapshot)]) == 0
+    assert main(["scan", "--out", str(tmp_path / "all.json")]) == 0  # every API: GetRestApis
+    capsys.readouterr()
+    calls = {call for path in (snapshot, tmp_path / "all.json") for record in load_inventory(path).provenance
+             for call in record.calls}
+    assert {"apigateway.GetResources", "cognito-idp.DescribeUserPool", "lambda.GetFunctionConfiguration",
+            "ssm.GetParameter", "apigateway.GetRestApis"} <= calls  # the demo's trigger and its rules were read
+    assert calls <= set(SCAN_CALLS), f"scan makes calls the policy does not know: {calls - set(SCAN_CALLS)}"
+
+    code, out, _ = run(capsys, "iam-policy", "--for", "scan", "--account-id", "123456789012", "--region",
+                       "us-east-1")
+    policy = json.loads(out)
+    assert code == 0 and policy["Version"] == "2012-10-17"
+    for call in calls:
+        if SCAN_CALLS[call] is not None:
+            assert _allows(policy, SCAN_CALLS[call]), call
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert not {a for a in actions if a.split(":")[1].startswith(("Create", "Update", "Delete", "Put", "Admin")
+                                                                  ) and a != "cognito-idp:AdminGetUser"}
+    assert "apigateway:POST" not in actions and "apigateway:PATCH" not in actions
+    assert _allows(policy, "apigateway:GET")[0]["Resource"] == ["arn:aws:apigateway:us-east-1::/restapis",
+                                                                "arn:aws:apigateway:us-east-1::/restapis/*"]
+
+    plan = tmp_path / "plan"
+    assert main(["plan", str(snapshot), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "iam-policy", "--for", "scan", "--plan", str(plan), "--region", embedded_aws.region)
+    scoped = json.loads(out)
+    pool = json.loads((plan / "plan.json").read_text())["user_pool"]
+    assert _allows(scoped, "apigateway:GET")[0]["Resource"] == [
+        f"arn:aws:apigateway:{embedded_aws.region}::/restapis/{account.api_id}",
+        f"arn:aws:apigateway:{embedded_aws.region}::/restapis/{account.api_id}/*"]
+    assert _allows(scoped, "cognito-idp:ListGroups")[0]["Resource"] == [pool["arn"]]
+
+
+def test_iam_policy_needs_a_plan_except_for_scan(capsys):
+    code, _, err = run(capsys, "iam-policy", "--for", "deploy")
+    assert code == 1 and err == "avp-migrate: error: --plan: --for deploy needs the plan folder: add --plan DIR\n"
