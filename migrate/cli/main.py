@@ -1,7 +1,9 @@
 """The `avp-migrate` command line: global options, one module per verb, exit codes a CI can use.
 
-Exit codes: 0 success; 1 error (one line on stderr, no stack trace for anything the user can fix);
-2 "differences or changes found" for the verbs where that applies (verify, deploy --dry-run).
+Exit codes (:class:`migrate.errors.ExitCode`): 0 success; 1 error, usage errors included (one line on stderr, no
+stack trace for anything the user can fix; with --output json, a JSON object ``{"error", "where"}``); 2 "differences
+or changes found" where that applies (verify, --dry-run, status drift); 3 unproven (verify); 130 interrupted.
+A closed stdout (``| head``) changes none of them.
 """
 
 from __future__ import annotations
