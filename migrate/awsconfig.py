@@ -9,6 +9,9 @@ One place decides how we talk to AWS, so that the embedded AWS and a real accoun
   (including the standard ``AWS_ENDPOINT_URL`` variables).
 * Retries are botocore's ``adaptive`` mode: throttling slows a scan down, it does not abort it.
   (botocore docs, "Retries": adaptive mode adds client-side rate limiting on top of standard retries.)
+  An endpoint that cannot be reached (connection refused, connect timeout) is not throttling: it is retried
+  once, not ``max_attempts`` times with backoff (about 22 s for a refused connection), so a wrong
+  ``--endpoint-url`` or a stopped ``local up`` is reported at once.
 * Every API call is counted per service operation, so a scan can report what it cost.
 """
 
@@ -27,12 +30,29 @@ from botocore.config import Config
 from migrate import __version__
 from migrate.errors import AwsAccessError, UserError
 
+MAX_ATTEMPTS = 10  # throttling and 5xx: botocore's adaptive retries, this many after the first attempt
+CONNECT_ATTEMPTS = 2  # an endpoint that cannot be reached: one retry (a blip), then the error
+CONNECT_TIMEOUT = 5  # seconds to open a connection (a black-holed endpoint); a refused one fails at once
+
 RETRY_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 10},
+    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
     user_agent_extra=f"avp-migrate/{__version__}",
-    connect_timeout=10,
+    connect_timeout=CONNECT_TIMEOUT,
     read_timeout=60,
 )
+
+
+def stop_retrying_unreachable(attempts: int = 0, caught_exception: BaseException | None = None,
+                              **_: Any) -> bool | None:
+    """A ``needs-retry`` handler registered before botocore's own: False (no retry) once an unreachable endpoint
+    has had CONNECT_ATTEMPTS attempts; None (botocore decides, as for throttling) otherwise.
+
+    botocore's Endpoint._needs_retry takes the first handler answer that is not None, and False means "do not
+    retry" (botocore/endpoint.py); EndpointConnectionError covers ConnectTimeoutError and a refused connection
+    (botocore/exceptions.py)."""
+    if isinstance(caught_exception, botocore.exceptions.EndpointConnectionError) and attempts >= CONNECT_ATTEMPTS:
+        return False
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,8 +89,14 @@ class AwsSession:
         self.target = target or AwsTarget()
         try:
             self._session = boto3.Session(profile_name=self.target.profile, region_name=self.target.region)
-        except botocore.exceptions.ProfileNotFound:
-            raise UserError(f"AWS profile not found: {self.target.profile}", where="--profile") from None
+        except botocore.exceptions.ProfileNotFound as exc:
+            # Without --profile, the profile came from AWS_PROFILE (or AWS_DEFAULT_PROFILE): say which, and its name
+            # as botocore read it.
+            name = exc.kwargs.get("profile") or self.target.profile
+            where = "--profile" if self.target.profile else (
+                "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE")
+            raise UserError(f"AWS profile not found: {name} (not in the AWS config or credentials file)",
+                            where=where) from None
         self.counter = CallCounter()
         self._session.events.register("after-call", self.counter.on_after_call)
         self._clients: dict[str, Any] = {}
@@ -93,12 +119,16 @@ class AwsSession:
         region = region or self.region
         key = f"{service}@{region}"
         if key not in self._clients:
-            self._clients[key] = self._session.client(
+            client = self._session.client(
                 service,
                 region_name=region,
                 endpoint_url=self.endpoint_for(service),
                 config=RETRY_CONFIG,
             )
+            # On the service's own event, first: botocore's retry handler is registered on that event too.
+            client.meta.events.register_first(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}",
+                                              stop_retrying_unreachable)
+            self._clients[key] = client
         return self._clients[key]
 
     @property
@@ -120,7 +150,12 @@ def describe_aws_error(exc: BaseException, *, what: str) -> UserError | None:
     if isinstance(exc, botocore.exceptions.NoRegionError):
         return AwsAccessError("no AWS region: pass --region or set AWS_DEFAULT_REGION", where=what)
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        return AwsAccessError(f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}", where=what)
+        reason = "timed out" if isinstance(exc, botocore.exceptions.ConnectTimeoutError) else "connection failed"
+        if any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)):
+            reason = "connection refused"
+        return AwsAccessError(f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')} ({reason}; "
+                              "check --endpoint-url / AWS_ENDPOINT_URL, or that `avp-migrate local up` runs)",
+                              where=what)
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Error"))
@@ -147,3 +182,19 @@ def describe_aws_error(exc: BaseException, *, what: str) -> UserError | None:
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return AwsAccessError(str(exc), where=what)
     return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, what it was raised from, and botocore's ``error`` keyword, as far as they go."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or any(current is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(current)
+        kwargs = getattr(current, "kwargs", None)
+        todo += [current.__cause__, current.__context__,
+                 kwargs.get("error") if isinstance(kwargs, dict) else None]
+        todo += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+    return seen

@@ -24,6 +24,7 @@ class UserError(Exception):
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
         self.where = where
+        self.message = message  # without ``where``: the "error" of a JSON error (`--output json`)
         super().__init__(f"{where}: {message}" if where else message)
 
 

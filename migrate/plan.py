@@ -163,6 +163,8 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
                inventory: Inventory, inventory_path: str) -> dict[str, Any]:
     """Write every output into a fresh temporary folder, then put it in place of ``out`` in one rename."""
     target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise UserError("exists and is not a folder; --out names the plan folder to write", where=str(target))
     if target.exists() and not (target / MARKER).exists() and any(target.iterdir()):
         raise UserError("exists, is not empty and holds no plan; choose another --out", where=str(target))
     parent = target.parent if str(target.parent) else Path(".")

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
+from migrate.errors import UserError
 from migrate.inventory.model import AppClient, Method, User, UserPool
-from pretoken_lambda.rules import CLIENT_CREDENTIALS, RuleSet, Subject, evaluate, parse_rules
+from pretoken_lambda.rules import CLIENT_CREDENTIALS, RulesError, RuleSet, Subject, evaluate, parse_rules
 
 SIGNIN_SCOPE = "aws.cognito.signin.user.admin"
 # ExplicitAuthFlows that sign a user in directly (Cognito API reference, CreateUserPoolClient ExplicitAuthFlows,
@@ -156,9 +157,15 @@ class PoolRegime:
     @classmethod
     def from_pool(cls, pool: UserPool) -> PoolRegime:
         # Read as they are, claims AVP refuses included: verify predicts the AVP error for the users who get them.
-        rules = parse_rules(pool.pretoken_rules.document, where=f"user pool {pool.id} pre-token rules",
-                            avp_claims=False) \
-            if pool.pretoken_rules is not None else None
+        try:
+            rules = parse_rules(pool.pretoken_rules.document, where=f"user pool {pool.id} pre-token rules",
+                                avp_claims=False) \
+                if pool.pretoken_rules is not None else None
+        except RulesError as exc:
+            # The snapshot carries the rules as scan read them: the user fixes the rules (or the snapshot), not us.
+            source = pool.pretoken_rules.source if pool.pretoken_rules is not None else "the snapshot"
+            raise UserError(f"the snapshot's pre-token rules (read from {source}) are invalid: {exc}",
+                            where=f"user pool {pool.id}") from None
         trigger = pool.pretoken_trigger
         known = trigger is None or rules is not None
         return cls(pool=pool, rules=rules, rules_known=known)

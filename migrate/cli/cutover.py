@@ -248,7 +248,12 @@ def _status(args: argparse.Namespace, confirmation: Confirmation) -> int:
         else:
             repair = False  # in sync: nothing to repair, nothing to ask
     result = status(deployment, evidence_path=args.evidence, repair=repair, max_age=args.evidence_max_age)
-    _print(args, result.to_json(), render(result))
+    if args.format == "table":
+        from migrate.cli.tables import status_table
+
+        print(status_table(result.to_json()))
+    else:
+        _print(args, result.to_json(), render(result))
     return 0 if result.in_sync else EXIT_CHANGES
 
 

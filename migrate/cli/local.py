@@ -24,10 +24,21 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                     "`avp-migrate local up --seed demo > local.env &` then `. <(grep ^export local.env)` in the "
                     "shell that should use it.")
     up.add_argument("--region", default=argparse.SUPPRESS, help="region of the embedded AWS (default us-east-1)")
-    up.add_argument("--port", type=int, default=DEFAULT_PORT,
-                    help=f"port for moto (default {DEFAULT_PORT}); the local services use port + 1")
+    up.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                    help=f"port for moto (default {DEFAULT_PORT}); the local services use port + 1; 0: free ports, "
+                         "printed")
     up.add_argument("--seed", choices=["demo"], help="create the demo account (API MyApi, its user pool, ...)")
     up.set_defaults(run=run_up)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65534:  # the local services listen on port + 1
+        raise argparse.ArgumentTypeError(f"not a port number: {port} (0 for free ports, or 1 to 65534)")
+    return port
 
 
 def run_up(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
@@ -39,6 +50,7 @@ def run_up(args: argparse.Namespace, *, stop: threading.Event | None = None) -> 
     with EmbeddedAws(port=args.port, region=region) as aws:
         for name, value in aws.environment().items():
             print(f"export {name}={shlex.quote(value)}")
+        print(f"# ports: {aws.moto_port} (moto: {aws.moto_url}), {aws.local_port} (local services: {aws.local_url})")
         if args.seed == "demo":
             from migrate.embedded.seed import seed_demo
 
@@ -46,8 +58,9 @@ def run_up(args: argparse.Namespace, *, stop: threading.Event | None = None) -> 
             account = seed_demo(region=region)
             for line in account.describe():
                 print(f"# {line}")
-        print("# embedded AWS running; Ctrl-C to stop", flush=True)
         try:
+            # Inside the try: a Ctrl-C as soon as this line is read is still a clean stop.
+            print("# embedded AWS running; Ctrl-C to stop", flush=True)
             (stop or threading.Event()).wait()
         except KeyboardInterrupt:
             print("# stopped", file=sys.stderr)

@@ -39,11 +39,11 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     shadow.add_argument("--download", action="store_true",
                         help="with a log group: download the window's events (FilterLogEvents) and read them here "
                              "instead of aggregating server-side (small windows)")
-    shadow.add_argument("--start", metavar="ISO|24h",
-                        help="window start: ISO 8601, or how long ago (24h, 90m, 7d; or --start=-24h); log groups "
-                             "default to 24h ago, files to their first record")
-    shadow.add_argument("--end", metavar="ISO", help="window end (default: now for log groups, the last record for "
-                                                     "files)")
+    shadow.add_argument("--start", metavar="ISO|-24h",
+                        help="window start: ISO 8601, or how long ago (-24h, -90m, -7d; the minus may be left out); "
+                             "log groups default to 24h ago, files to their first record")
+    shadow.add_argument("--end", metavar="ISO|-1h", help="window end (default: now for log groups, the last record "
+                                                         "for files)")
     shadow.add_argument("--out", required=True, metavar="DIR", help="folder for the four report files")
     gate = shadow.add_argument_group("readiness thresholds")
     gate.add_argument("--min-decisions", type=_count, default=100, metavar="N",

@@ -61,15 +61,20 @@ def run(args: argparse.Namespace) -> int:
         reasons = list(result.unproven_reasons)
         status = result.verdict
     accepted = _acceptance(args, proof)
-    if args.format == "json":
-        print(json.dumps({
+    if args.format in ("json", "table"):
+        data = {
             "verdict": status, "equivalent": status == "equivalent", "unproven_reasons": reasons,
             "coverage": result.coverage, "acceptance": accepted,
             "differences": [asdict(d) for d in result.differences],
             "token_mismatches": [asdict(m) for m in result.token_mismatches],
             "classes": len(result.classes), "tokens": result.tokens, "routes": len(result.routes),
-            "decisions": result.decisions, "requests": result.requests, "seconds": round(result.seconds, 3)},
-            indent=2))
+            "decisions": result.decisions, "requests": result.requests, "seconds": round(result.seconds, 3)}
+        if args.format == "table":
+            from migrate.cli.tables import verify_table
+
+            print(verify_table(data))
+        else:
+            print(json.dumps(data, indent=2))
     else:
         print(render(result, reasons=reasons))
         if accepted:

@@ -14,9 +14,11 @@ CLI at them (``AWS_ENDPOINT_URL`` for moto, ``AWS_ENDPOINT_URL_VERIFIEDPERMISSIO
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -69,6 +71,43 @@ class LocalServices:
         return Response(body, status=404, content_type="application/json")(environ, start_response)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on host:port (0: a free port), or a one-line UserError naming the port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # As Werkzeug's own server (http.server.HTTPServer.allow_reuse_address): a port in TIME_WAIT is free; on
+        # Linux a port another program listens on is still refused.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except OSError as exc:
+        sock.close()
+        taken = " (in use by another program: stop it, or pass another --port; --port 0 picks free ports)" \
+            if exc.errno == errno.EADDRINUSE else ""
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}{taken}", where="--port") from None
+    except OverflowError:
+        sock.close()
+        raise UserError(f"not a port number: {port} (0 to 65535)", where="--port") from None
+    return sock
+
+
+def _moto_server(host: str, sock: socket.socket) -> Any:
+    """moto's ThreadedMotoServer on a socket we bound (moto 5.2.5's ``_server_entry``, with Werkzeug's ``fd``).
+    Imported here: the CLI imports this module, and moto is the optional ``local`` extra."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
+
+    class MotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler,
+                                       fd=sock.fileno())
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return MotoServer(ip_address=host, port=sock.getsockname()[1], verbose=False)
+
+
 class EmbeddedAws:
     """Start/stop the embedded AWS. Use as a context manager, or call start() and stop()."""
 
@@ -89,28 +128,33 @@ class EmbeddedAws:
     # --- lifecycle ------------------------------------------------------------------------------------------
 
     def start(self) -> EmbeddedAws:
-        from moto.server import ThreadedMotoServer
-
         from migrate.embedded import moto_gaps
 
         moto_gaps.install()
         # werkzeug logs every request at INFO; the embedded AWS is infrastructure, keep it quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto_server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
+        # Both servers get a socket we bound ourselves: Werkzeug, binding its own, prints its message and calls
+        # sys.exit() when the port is taken, and in moto's server thread that leaves `local up` waiting forever.
+        moto_socket = listening_socket(self.host, self.requested_port)
+        try:
+            local_port = self.requested_local_port
+            if local_port is None:
+                local_port = moto_socket.getsockname()[1] + 1 if self.requested_port else 0
+            local_socket = listening_socket(self.host, local_port)
+        except BaseException:
+            moto_socket.close()
+            raise
+        self._moto_server = _moto_server(self.host, moto_socket)
         try:
             self._moto_server.start()
-        except OSError as exc:
-            raise UserError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}",
-                            where="--port") from None
-        local_port = self.requested_local_port
-        if local_port is None:
-            local_port = self.moto_port + 1 if self.requested_port else 0
+        finally:
+            moto_socket.close()  # the server holds its own duplicate of the descriptor
         self._install_local_services()
         try:
-            self._local_server = make_server(self.host, local_port, self.local_services, threaded=True)
-        except OSError as exc:
-            self._moto_server.stop()
-            raise UserError(f"cannot listen on {self.host}:{local_port}: {exc.strerror}", where="--port") from None
+            self._local_server = make_server(self.host, 0, self.local_services, threaded=True,
+                                             fd=local_socket.fileno())
+        finally:
+            local_socket.close()
         from migrate.embedded import authorizer_invoke, layer_content
 
         layer_content.serve_at(self.local_url)
