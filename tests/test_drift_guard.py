@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 
 from migrate.cli.main import main
 from migrate.deploy.drift import cloudformation_owner
@@ -43,37 +42,37 @@ def _owned_plan(demo, api_id: str) -> None:
     path.write_text(json.dumps(config, indent=2))
 
 
-@pytest.mark.parametrize("dry_run", [True, False])
-def test_deploy_stops_on_an_api_a_stack_owns(demo, capsys, dry_run):
-    _owned_plan(demo, _stack_api())
-    code = main(demo.deploy_args("--dry-run" if dry_run else "--yes"))
-    err = capsys.readouterr().err
-    assert code == ExitCode.ERROR
-    assert "is managed by CloudFormation stack 'pets-stack' (logical id PetsApi)" in err and "--allow-drift" in err
-    assert not (demo.plan / "deployment.json").exists()
-    assert boto3.client("verifiedpermissions").list_policy_stores()["policyStores"] == []
+def test_deploy_stops_on_an_api_a_stack_owns_or_another_tool_manages(demo, capsys, monkeypatch):
+    from botocore.exceptions import ClientError
 
-
-def test_managed_by_terraform_stops_unless_drift_is_allowed(demo, capsys):
+    # --managed-by: the same stop, unless --allow-drift ('none' says no tool manages it)
     code = main(demo.deploy_args("--dry-run", "--managed-by", "terraform"))
     assert code == ExitCode.ERROR and "is managed by terraform" in capsys.readouterr().err
     code = main(demo.deploy_args("--dry-run", "--managed-by", "terraform", "--allow-drift"))
     out = capsys.readouterr().out
     assert code == ExitCode.DIFFERENCES and "note: API" in out and "--allow-drift" in out
     assert main(demo.deploy_args("--dry-run", "--managed-by", "none")) == ExitCode.DIFFERENCES
+    capsys.readouterr()
 
-
-def test_on_a_terminal_deploy_asks_whether_iac_defines_the_api(demo, capsys, monkeypatch):
+    # on a terminal, deploy asks whether IaC defines the API
     monkeypatch.setattr("sys.stdin", Terminal("y\n"))
     code = main(demo.deploy_args("--dry-run"))
     captured = capsys.readouterr()
     assert code == ExitCode.ERROR and "defined by Terraform or another IaC tool" in captured.out
     assert "is managed by infrastructure as code (your answer)" in captured.err
+    monkeypatch.undo()
 
+    # a stack holds the API: the dry run and the apply stop alike, before anything is created
+    _owned_plan(demo, _stack_api())
+    for mode in ("--dry-run", "--yes"):
+        code = main(demo.deploy_args(mode))
+        err = capsys.readouterr().err
+        assert code == ExitCode.ERROR, mode
+        assert "is managed by CloudFormation stack 'pets-stack' (logical id PetsApi)" in err and "--allow-drift" in err
+    assert not (demo.plan / "deployment.json").exists()
+    assert boto3.client("verifiedpermissions").list_policy_stores()["policyStores"] == []
 
-def test_when_cloudformation_cannot_be_asked_deploy_stops(demo, capsys, monkeypatch):
-    from botocore.exceptions import ClientError
-
+    # CloudFormation cannot be asked: deploy cannot tell, and stops
     def denied(*_args, **_kwargs):
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DescribeStackResources")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.large_api import large_inventory
 from migrate.cli.main import main
 from migrate.errors import ExitCode
@@ -32,6 +34,7 @@ def test_160_methods_keep_the_console_layout():
     assert translation.store_layout == "actions" and all(q.fits for q in translation.quotas)
 
 
+@pytest.mark.large  # about 13 s: plan writes every report for 1,200 routes (make test-large)
 def test_a_1200_method_plan_folder_is_verified_equivalent(tmp_path, capsys):
     inventory_path = tmp_path / "inventory.json"
     save_inventory(large_inventory(1_200, groups=40), inventory_path)
