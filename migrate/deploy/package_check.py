@@ -119,7 +119,25 @@ class Interpreter:
     version: str  # e.g. 3.12.1
 
 
+_versions: dict[tuple[str, int, int, int, str | None], str | None] = {}
+
+
 def interpreter_version(path: str) -> str | None:
+    """The CPython version an executable runs, or None. Remembered per file (path, inode, size, mtime): deploy
+    asks several times per run (package check, bytecode, both architectures), and a pyenv shim that fails costs
+    a process start each time; a file replaced on disk, or another PYENV_VERSION (a shim's answer depends on
+    it), is asked again."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns, os.environ.get("PYENV_VERSION"))
+    if key not in _versions:
+        _versions[key] = _ask_version(path)
+    return _versions[key]
+
+
+def _ask_version(path: str) -> str | None:
     try:
         done = subprocess.run([path, "-I", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                               capture_output=True, text=True, timeout=20, check=False)
