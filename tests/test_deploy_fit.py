@@ -190,6 +190,7 @@ def large_plan(embedded_aws, tmp_path, dependencies_layer) -> tuple[Any, Path, s
     return account, plan, dependencies_layer
 
 
+@pytest.mark.large  # about 18 s on two cores: make test-large, with the 1,200-method one (the suite's time budget)
 def test_a_160_method_api_deploys_cuts_over_and_the_three_copies_agree(large_plan, capsys, tmp_path, embedded_aws):
     account, plan, layer = large_plan
     routes = sorted(AuthorizerConfig.from_json((plan / "authorizer-config.json").read_text()).routes)
