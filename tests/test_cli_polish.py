@@ -336,10 +336,15 @@ def test_the_cli_names_a_dead_endpoint_in_one_line(fake_credentials, tmp_path, c
     assert "connection refused" in err and not (tmp_path / "i.json").exists()
 
 
-def test_throttling_is_still_retried(fake_credentials):
+def test_throttling_is_still_retried(fake_credentials, monkeypatch):
     """A real HTTP endpoint that throttles twice, then answers: botocore retries it (3 requests, one result)."""
     import http.server
     import threading
+
+    import botocore.endpoint
+
+    # botocore waits between retries (its backoff: seconds); how long is not what this test is about
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda _seconds: None)
 
     from migrate.awsconfig import AwsSession, AwsTarget
 

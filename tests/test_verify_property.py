@@ -45,7 +45,7 @@ from migrate.errors import ExitCode
 from tests.authorizer_helpers import harness, modes_env, request_event
 
 GROUPS = [name for name, _ in DEMO.groups]
-PERTURBATIONS = 4  # per run; each run draws a new seed (VERIFY_PROPERTY_COUNT=N for longer runs)
+PERTURBATIONS = 3  # per run; each run draws a new seed (VERIFY_PROPERTY_COUNT=N for longer runs)
 
 
 @dataclass(frozen=True)
@@ -436,6 +436,8 @@ def test_verify_catches_exactly_the_perturbations_that_change_a_decision(world, 
     assert not disagreements, summary + "\n\n" + "\n\n".join(disagreements)
 
 
+# About 10 s (the suite's time budget): make test-large; tests/test_authorizer_layouts.py is its fast guard.
+@pytest.mark.large
 def test_the_routes_layout_decides_every_real_token_as_today(world, _embedded_aws_session, tmp_path, capsys):
     """The demo planned in the routes layout (each method a resource, member of its scopes): the local AVP
     endpoint, asked as the authorizer asks (the route entity and its parents in ``entities``), decides every real
