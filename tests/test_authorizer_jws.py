@@ -132,3 +132,14 @@ def test_the_header_and_payload_are_decoded_once(key, verifier, monkeypatch):
     monkeypatch.setattr(tokens.json, "loads", lambda data, *a, **k: calls.append(data) or real(data, *a, **k))
     verifier.verify(sign(key, claims()), "access")
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("part", [0, 1, 2])
+def test_a_segment_of_impossible_length_is_malformed(key, verifier, part):
+    # A base64url segment is never 1 more than a multiple of 4 characters long: the decoder refuses it, and so does
+    # the verifier, as a malformed token (not an unexpected error).
+    segments = sign(key, claims()).split(".")
+    segments[part] += "A" * ((1 - len(segments[part])) % 4 or 4)
+    assert len(segments[part]) % 4 == 1
+    with pytest.raises(TokenError, match="malformed"):
+        verifier.verify(".".join(segments), "access")
