@@ -377,8 +377,11 @@ class Checker:
         declaration (principal types, context). Actions alike in all of these are decided alike (the verb actions
         of the routes layout, when every policy says ``action in ...::"invoke"``)."""
         reach = ({action} | self.index.action_ancestors(action)) & self.index.named_strings
-        declaration = ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action) or {}
-        return frozenset(reach), json.dumps(declaration.get("appliesTo"), sort_keys=True)
+        return frozenset(reach), json.dumps(self._declaration(action).get("appliesTo"), sort_keys=True)
+
+    def _declaration(self, action_id: str) -> dict[str, Any]:
+        """The schema's declaration of an action ({} when it declares none)."""
+        return ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action_id) or {}
 
     def _representatives(self, keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(each key's representative, aligned with keys; the distinct representatives), cached per tuple."""
@@ -596,7 +599,7 @@ class Checker:
     def _principal_types(self, key: str) -> set[str]:
         if key not in self._principal_types_cache:
             action_id = self.targets[key].action
-            declaration = ((self.schema_document.get(self.namespace) or {}).get("actions") or {}).get(action_id) or {}
+            declaration = self._declaration(action_id)
             names = (declaration.get("appliesTo") or {}).get("principalTypes") or []
             self._principal_types_cache[key] = {n if "::" in n else f"{self.namespace}::{n}" for n in names}
         return self._principal_types_cache[key]

@@ -79,10 +79,11 @@ def _conditions(grant: Grant, names: Names) -> tuple[list[str], list[str]]:
     return when, unless
 
 
-def _statement(annotations: list[tuple[str, str]], principal: str, actions: list[str], when: list[str],
-               unless: list[str]) -> str:
+def _statement(annotations: list[tuple[str, str]], principal: str, action: str, when: list[str],
+               unless: list[str], resource: str = "resource") -> str:
+    """``action``, ``resource``: the scope's constraints as written (``action in [...]``, ``resource in ...``)."""
     head = "\n".join(annotation(k, v) for k, v in annotations if v)
-    body = f"permit (\n  {principal},\n  action in [{', '.join(actions)}],\n  resource\n)"
+    body = f"permit (\n  {principal},\n  {action},\n  {resource}\n)"
     if when:
         body += " when { " + " && ".join(f"({c})" if " || " in c else c for c in when) + " }"
     if unless:
@@ -155,7 +156,8 @@ def render(grants: list[Grant], routes: list[RoutePlan], names: Names, *, layout
             scopes = " ".join(sorted({s for _, of in part for s in of}))
             return format_policy(_statement([("id", policy_id), ("kind", head.kind), ("rule", rules),
                                              ("scopes", scopes), ("note", head.note)],
-                                            principal, [names.action(a) for a, _ in part], when, unless))
+                                            principal, f"action in [{', '.join(names.action(a) for a, _ in part)}]",
+                                            when, unless))
 
         for policy_id, part, text in _split(entries, label, used, text_of):
             policies.append(CedarPolicy(policy_id=policy_id, text=text, kind=head.kind, rule_id=rules,
@@ -247,14 +249,11 @@ def render_routes(grants: list[Grant], names: Names) -> list[CedarPolicy]:
                 label = f"{label}: {scopes[0]}"
             policy_id = _unique(label, used)
             when, unless = _conditions(part, names)
-            head = "\n".join(annotation(k, v) for k, v in [("id", policy_id), ("kind", grant.kind), ("rule", rules),
-                                                           ("scopes", " ".join(scopes)), ("note", grant.note)] if v)
-            body = f"permit (\n  {_principal(grant, names)},\n  action in {invoke},\n  resource in {resource}\n)"
-            if when:
-                body += " when { " + " && ".join(f"({c})" if " || " in c else c for c in when) + " }"
-            if unless:
-                body += " unless { " + " || ".join(unless) + " }"
-            policies.append(CedarPolicy(policy_id=policy_id, text=format_policy(f"{head}\n{body};"), kind=grant.kind,
+            text = _statement([("id", policy_id), ("kind", grant.kind), ("rule", rules),
+                               ("scopes", " ".join(scopes)), ("note", grant.note)],
+                              _principal(grant, names), f"action in {invoke}", when, unless,
+                              resource=f"resource in {resource}")
+            policies.append(CedarPolicy(policy_id=policy_id, text=format_policy(text), kind=grant.kind,
                                         rule_id=rules, scopes=scopes, description=policy_id[:DESCRIPTION_MAX],
                                         resource=resource))
     return policies

@@ -58,6 +58,11 @@ def build_schema(namespace: str, routes: list[RoutePlan], *, scope_groups: set[s
             actions[action_id] = declaration
     for scope in sorted(scope_groups):
         actions[scope] = {}
+    return _schema(namespace, entity_types, actions, token_context=token_context)
+
+
+def _schema(namespace: str, entity_types: dict[str, Any], actions: dict[str, Any], *, token_context: bool
+            ) -> dict[str, Any]:
     fragment: dict[str, Any] = {}
     if token_context:
         fragment["commonTypes"] = {TOKEN_CONTEXT_TYPE: TOKEN_CONTEXT}
@@ -94,9 +99,4 @@ def build_routes_schema(namespace: str, routes: list[RoutePlan], *, token_contex
             "context": {"type": TOKEN_CONTEXT_TYPE} if token_context else dict(EMPTY_RECORD),
             "principalTypes": ["User", "Client"] if has_machines else ["User"],
             "resourceTypes": ["Route"]}, "memberOf": [{"id": INVOKE_GROUP}]}
-    fragment: dict[str, Any] = {}
-    if token_context:
-        fragment["commonTypes"] = {TOKEN_CONTEXT_TYPE: TOKEN_CONTEXT}
-    fragment["entityTypes"] = dict(sorted(entity_types.items()))
-    fragment["actions"] = dict(sorted(actions.items()))
-    return {namespace: fragment}
+    return _schema(namespace, entity_types, actions, token_context=token_context)
