@@ -53,6 +53,7 @@ from migrate.inventory.model import (
 )
 from migrate.scan.cfn_yaml import load_document
 from migrate.scan.deferred import Deferred, defer_intrinsics
+from migrate.scan.shape import describe
 
 USER_POOL_ARN_OPTION = "--user-pool-arn"
 NONE_MARKER = "NONE"
@@ -166,18 +167,6 @@ def _at(base: str, key: str | int) -> str:
     return f"{base}[{key!r}]"
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    return f"{type(value).__name__} {value!r}"
 
 
 # --- security schemes --------------------------------------------------------------------------------------
@@ -244,12 +233,12 @@ class _ExportReader:
             raise self.fail(jpath, f"{value} is only known at deploy time (an intrinsic function), so what it "
                                    f"stands for cannot be read; resolve it (--parameter) or export the deployed API")
         if not isinstance(value, dict):
-            raise self.fail(jpath, f"expected a mapping, got {_describe(value)}")
+            raise self.fail(jpath, f"expected a mapping, got {describe(value)}")
         return value
 
     def string(self, value: Any, jpath: str) -> str:
         if not isinstance(value, str):
-            raise self.fail(jpath, f"expected a string, got {_describe(value)}")
+            raise self.fail(jpath, f"expected a string, got {describe(value)}")
         if isinstance(value, Deferred):
             self.warn_deferred(value, jpath)
         return value
@@ -267,7 +256,7 @@ class _ExportReader:
             raise self.fail(jpath, f"{value} is only known at deploy time (an intrinsic function): the list it "
                                    f"stands for cannot be read; resolve it with --parameter")
         if not isinstance(value, list):
-            raise self.fail(jpath, f"expected a list of strings, got {_describe(value)}")
+            raise self.fail(jpath, f"expected a list of strings, got {describe(value)}")
         return [self.string(item, _at(jpath, i)) for i, item in enumerate(value)]
 
     def deref(self, value: Any, jpath: str) -> Any:
@@ -310,7 +299,7 @@ class _ExportReader:
             raise self.fail("", "not an OpenAPI 3.0 or Swagger 2.0 document (the file is empty)")
         if not isinstance(self.doc, dict):
             raise self.fail("", f"not an OpenAPI 3.0 or Swagger 2.0 document (expected a mapping at the top "
-                                f"level, got {_describe(self.doc)})")
+                                f"level, got {describe(self.doc)})")
         openapi, swagger = self.doc.get("openapi"), self.doc.get("swagger")
         if openapi is not None and swagger is not None:
             raise self.fail("", "both 'openapi' and 'swagger' fields: not one OpenAPI version")
@@ -350,7 +339,7 @@ class _ExportReader:
         if servers is None:
             return []
         if not isinstance(servers, list):
-            raise self.fail("servers", f"expected a list, got {_describe(servers)}")
+            raise self.fail("servers", f"expected a list, got {describe(servers)}")
         return [self.mapping(s, _at("servers", i)) for i, s in enumerate(servers)]
 
     def stage(self, version: str) -> str | None:
@@ -507,7 +496,7 @@ class _ExportReader:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise self.fail(_at(ext_path, "authorizerResultTtlInSeconds"),
-                        f"expected a number of seconds, got {_describe(value)}")
+                        f"expected a number of seconds, got {describe(value)}")
 
     def provider_arns(self, scheme: str, raw: Any, ext_path: str) -> list[str]:
         arns_path = _at(ext_path, "providerARNs")
@@ -563,13 +552,13 @@ class _ExportReader:
     def requirements(self, raw: Any, jpath: str) -> Requirements:
         """Validate a ``security`` list: mappings of defined scheme names to lists of scope strings."""
         if not isinstance(raw, list):
-            raise self.fail(jpath, f"expected a list of security requirements, got {_describe(raw)}")
+            raise self.fail(jpath, f"expected a list of security requirements, got {describe(raw)}")
         result: Requirements = []
         for i, requirement in enumerate(raw):
             req_path = _at(jpath, i)
             if not isinstance(requirement, dict):
                 raise self.fail(req_path, f"expected a mapping of scheme names to scopes, got "
-                                          f"{_describe(requirement)}")
+                                          f"{describe(requirement)}")
             checked = {}
             for key, scopes in requirement.items():
                 name = str(key)
