@@ -101,23 +101,17 @@ def runtime_sdk(compiler: Any) -> Path:
     """The SDK Lambda's Python runtime provides (boto3, botocore and their dependencies), from this environment,
     with bytecode for the runtime as the runtime's own copy has: sources copied, data files linked, compiled once
     and kept under the dependency cache."""
-    import importlib.util
 
     import botocore
 
     from migrate.deploy.bytecode import cache_tag, ensure_compiled_tree
-    from migrate.deploy.package_check import RUNTIME_MODULES
+    from migrate.deploy.package_check import runtime_module_sources
 
     target = CACHE / f"bench-runtime-{cache_tag(compiler.version.rsplit('.', 1)[0])}-botocore{botocore.__version__}"
     if (target / ".avp-migrate-bytecode").is_file():
         return target
     building = Path(tempfile.mkdtemp(prefix=".bench-runtime-", dir=CACHE))
-    for name in RUNTIME_MODULES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.origin:
-            continue
-        origin = Path(spec.origin)
-        source = origin.parent if spec.submodule_search_locations else origin
+    for source in runtime_module_sources():
         files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
         for path in files:
             relative = path.relative_to(source.parent)

@@ -453,15 +453,23 @@ def _check_present(package_dir: Path, search: list[Path]) -> int:
     return len(modules)
 
 
-def _runtime_modules(target: Path) -> None:
-    """The runtime's SDK, as links to the copies in the environment running deploy (pure Python)."""
-    target.mkdir(parents=True, exist_ok=True)
+def runtime_module_sources() -> list[Path]:
+    """Where the environment running deploy keeps the runtime's SDK (RUNTIME_MODULES): each package's folder or
+    module's file."""
+    sources = []
     for name in RUNTIME_MODULES:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.origin:
             continue
         origin = Path(spec.origin)
-        source = origin.parent if spec.submodule_search_locations else origin
+        sources.append(origin.parent if spec.submodule_search_locations else origin)
+    return sources
+
+
+def _runtime_modules(target: Path) -> None:
+    """The runtime's SDK, as links to the copies in the environment running deploy (pure Python)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in runtime_module_sources():
         link = target / source.name
         try:
             link.symlink_to(source, target_is_directory=source.is_dir())
