@@ -6,7 +6,10 @@ The plan folder (all written at once: a failed plan leaves nothing behind)::
     schema.cedarschema      the same in Cedar's schema syntax, for people
     policies/NNN-*.cedar    one policy per file, formatted, annotated (@id, @kind, @rule, @scopes)
     authorizer-config.json  per route: Cedar actions, required scopes, token type today, initial mode "scope"
-    cloudformation.json     the AVP resources: policy store (STRICT), schema, identity source, policies
+    cloudformation.json     the whole migration as a CloudFormation template: AVP store (STRICT), schema, identity
+                            source, policies; the authorizer's function, role, log group, REQUEST authorizer and
+                            permission; the mode parameter and the retained ledger table (cloudformation-policies-NN
+                            .json: nested stacks of policies, past CloudFormation's 1 MB or 500 resources)
     plan.json               everything the reports need (format below), machine-readable
     report.md / report.html / routes.csv / report.json   the migration plan report (reports/)
     inventory.json          the inventory snapshot the plan was made from (deploy re-verifies against it)
@@ -38,7 +41,7 @@ from migrate.inventory import inventory_to_dict
 from migrate.inventory.model import Inventory
 from migrate.plan_folder import PLAN_FORMAT_VERSION, SNAPSHOT, write_manifest
 from migrate.translate import Translation
-from migrate.translate.cloudformation import template
+from migrate.translate.cloudformation import templates
 from migrate.translate.render import file_name, policy_set_text
 from migrate.translate.schema import schema_json
 
@@ -181,8 +184,8 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
         for index, policy in enumerate(translation.policies, start=1):
             (staging / "policies" / file_name(index, policy.policy_id)).write_text(policy.text, encoding="utf-8")
         (staging / "authorizer-config.json").write_text(translation.authorizer_config().to_json(), encoding="utf-8")
-        (staging / "cloudformation.json").write_text(json.dumps(template(translation), indent=2) + "\n",
-                                                     encoding="utf-8")
+        for name, text in templates(translation).files().items():  # the whole migration (nested when large)
+            (staging / name).write_text(text, encoding="utf-8")
         from reports.plan_report import write_plan_report
 
         write_plan_report(document, staging)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 from migrate.cli.confirm import Confirmation, command_line, this_command
@@ -72,6 +73,11 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--managed-by", metavar="TOOL",
                         help="the IaC tool that defines the API when CloudFormation does not know it (terraform, "
                              "pulumi, ...): deploy then stops unless --allow-drift; 'none' says no tool does")
+    parser.add_argument("--stack", metavar="NAME",
+                        help="the infrastructure comes from this CloudFormation stack of the plan's "
+                             "cloudformation.json (store, function, authorizer, mode parameter): deploy checks "
+                             "it against the plan, records the modes and moves the methods (packaging options do "
+                             "not apply)")
     parser.add_argument("--yes", action="store_true",
                         help="apply without a prompt; without it deploy asks on a terminal and refuses elsewhere")
     parser.set_defaults(run=run_deploy)
@@ -109,9 +115,15 @@ def run_deploy(args: argparse.Namespace) -> int:
                                                    interpreter=args.check_python),
                             check=CheckOptions(interpreter=args.check_python, skip_import=args.no_import_check),
                             smoke=SmokeOptions(users=tuple(args.smoke_user), client_id=args.smoke_client),
-                            log_retention_days=args.log_retention_days, accept=args.accept, reason=args.reason)
+                            log_retention_days=args.log_retention_days, accept=args.accept, reason=args.reason,
+                            stack=args.stack)
     session = _session(args)
-    drift_note = _drift_guard(session, args, confirmation)
+    if args.stack:
+        owned = _stack_owned_api(session, args)
+        options = replace(options, api_owned_by_stack=owned)
+        drift_note = None
+    else:
+        drift_note = _drift_guard(session, args, confirmation)
     # No separate drift warning: the gate's lines name every file changed since `plan` (or its refusal does).
     change_set = plan_deploy(session, args.plan, options)
     if drift_note:
@@ -123,6 +135,15 @@ def run_deploy(args: argparse.Namespace) -> int:
                    unchanged=f"no changes: {target} is deployed as the plan says",
                    next_steps=[f"to continue (deploy is idempotent: it does only what is missing): "
                                f"{this_command(args)}", f"to undo what was applied: {undo}"])
+
+
+def _stack_owned_api(session: Any, args: argparse.Namespace) -> bool:
+    """With --stack: is the API itself defined by a stack? Then its own template moves the methods, not deploy."""
+    from migrate.deploy.drift import cloudformation_owner
+    from migrate.plan_folder import PlanFolder
+
+    api_id = PlanFolder.open(args.plan).config().api_id
+    return cloudformation_owner(session.client("cloudformation"), api_id) is not None
 
 
 def _drift_guard(session: Any, args: argparse.Namespace, confirmation: Confirmation) -> str | None:

@@ -27,7 +27,8 @@ from typing import Any
 
 from authorizer.config import AuthorizerConfig
 from migrate.awsconfig import AwsSession
-from migrate.deploy import apigw, avp_store, function, modes
+from migrate.deploy import apigw, avp_store, function, modes, stack
+from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, is_not_found
 from migrate.deploy.gate import Gate, run_gate
 from migrate.deploy.names import Names, partition_of
@@ -55,6 +56,8 @@ class DeployOptions:
     check: CheckOptions = field(default_factory=CheckOptions)
     smoke: SmokeOptions = field(default_factory=SmokeOptions)
     log_retention_days: int = function.DEFAULT_LOG_RETENTION_DAYS
+    stack: str | None = None  # --stack NAME: the infrastructure comes from this stack (migrate/deploy/stack.py)
+    api_owned_by_stack: bool = False  # the API's own template moves its methods: deploy leaves them alone
 
 
 BLOCKED = "blocked"
@@ -99,7 +102,8 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
     if not 0 <= options.ttl <= apigw.MAX_TTL:
         raise UserError(f"must be between 0 and {apigw.MAX_TTL} seconds (API Gateway's limit), got {options.ttl}",
                         where="--ttl")
-    options.package.check()
+    if options.stack is None:
+        options.package.check()
     if options.log_retention_days not in function.LOG_RETENTION_DAYS:
         raise UserError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, function.LOG_RETENTION_DAYS))} "
                         f"days, got {options.log_retention_days}", where="--log-retention-days")
@@ -115,6 +119,9 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
     ctx = Context(session=session, names=names, record=record, folder=plan.folder, caller_arn=caller)
     ctx.record.gate = gate.record(caller)
     ctx.preface = gate.lines()
+    resources = stack.read_stack(ctx, options.stack) if options.stack is not None else None
+    if resources is not None:
+        stack.adopt(ctx, resources)
     client = ctx.client("apigateway")
     try:
         client.get_rest_api(restApiId=plan.api_id)
@@ -126,6 +133,8 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
         raise
     apigw.check_stage(client, plan.api_id, plan.stage)
     live = apigw.read_methods(client, plan.api_id)
+    if resources is not None:
+        return _plan_stack_deploy(ctx, plan, options, resources, selected, live)
     layers = _check_layers(ctx, options.package.layers, options.package.architecture)
     package = build_package(plan.config_text, options.package)
     report = check_artifact(package, layers, options.check)
@@ -155,6 +164,44 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
     changes += apigw.plan_stage_deployment(
         ctx, changed=bool(authorizer_changes or moves),
         description=f"avp-migrate deploy: {total} method(s) on the Lambda authorizer ({options.mode})")
+    return ChangeSet(ctx=ctx, changes=changes, verb="deploy")
+
+
+def _plan_stack_deploy(ctx: Context, plan: PlanInput, options: DeployOptions, resources: stack.StackResources,
+                       selected: list[PlannedRoute], live: dict[str, Any]) -> ChangeSet:
+    """What deploy does beside a stack of the plan's template: check, record modes, settle the fallback, smoke
+    test, move methods (migrate/deploy/stack.py)."""
+    stack.check_store(avp_store.plan_avp(ctx, plan), resources)
+    current_env = stack.check_function(ctx, resources, plan.config_text)
+    authorizer_names = stack.check_authorizer(ctx, resources)
+    route_keys = tuple(sorted(AuthorizerConfig.from_json(plan.config_text).routes))
+    moving = [] if options.api_owned_by_stack else selected
+    if options.api_owned_by_stack:
+        ctx.notes.append("the API is defined by a CloudFormation stack: its methods move through its own template "
+                         "(`avp-migrate patch-template`), not here")
+    mode_plan = modes.plan_modes(ctx, [r.route for r in moving], options.mode, route_keys)
+    changes = list(mode_plan.changes)
+    wanted = function.fallback_for(current_env, mode_plan.document, route_keys)
+    if mode_plan.changes or current_env.get(function.ENV_MODES) != wanted:
+        changes.append(Change("update", f"lambda function {resources.function_name}",
+                              "fallback mode document (AVP_AUTHZ_MODES, owned by avp-migrate, not by the stack)",
+                              apply=lambda: function.settle_fallback(ctx, route_keys)))
+    moves: list[Change] = []
+    if ctx.record.authorizer_id and not options.api_owned_by_stack:
+        moves = apigw.plan_moves(ctx, moving, live, authorizer_names)
+    elif not options.api_owned_by_stack:
+        ctx.notes.append(f"stack {resources.name} made no authorizer (CreateAuthorizer=false): no method moves")
+    if ctx.record.authorizer_id and (moves or changes):
+        smoke = plan_smoke(ctx, plan, dict(mode_plan.document.get("routes") or {}),
+                           str(mode_plan.document.get("default") or "scope"), options.smoke)
+        changes.append(smoke_change(ctx, smoke))
+    changes += moves
+    if options.api_owned_by_stack:  # its stage deploys with its own stack
+        return ChangeSet(ctx=ctx, changes=changes, verb="deploy")
+    total = len(ctx.record.methods) + len(moves)
+    changes += apigw.plan_stage_deployment(
+        ctx, changed=bool(moves),
+        description=f"avp-migrate deploy --stack {resources.name}: {total} method(s) on the Lambda authorizer")
     return ChangeSet(ctx=ctx, changes=changes, verb="deploy")
 
 

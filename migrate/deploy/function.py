@@ -47,7 +47,8 @@ TRUST_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
-def role_policy(store_arn: str, parameter_arn: str, log_group_arn: str) -> dict[str, Any]:
+def role_policy(store_arn: Any, parameter_arn: Any, log_group_arn: Any) -> dict[str, Any]:
+    """The role's one inline policy (ARNs as strings, or as CloudFormation intrinsics in the plan's template)."""
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "DecideWithVerifiedPermissions", "Effect": "Allow",
          "Action": ["verifiedpermissions:IsAuthorized", "verifiedpermissions:IsAuthorizedWithToken"],

@@ -103,6 +103,9 @@ class DeploymentRecord:
     methods: dict[str, MovedMethod] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     gate: GateRecord | None = None
+    # deploy --stack: the CloudFormation stack that owns the store, the function, its role and log group, the
+    # authorizer and the mode parameter; undeploy then restores methods only (migrate/deploy/stack.py)
+    stack_name: str = ""
 
 
 def record_path(plan: str | os.PathLike[str]) -> Path:

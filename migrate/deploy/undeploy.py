@@ -61,6 +61,11 @@ def plan_undeploy(session: AwsSession, plan_dir: str, *, keep_store: bool) -> Ch
         # the stranded methods still call the Lambda authorizer: its function, role, mode document and store stay
         _kept_notes(ctx)
         return ChangeSet(ctx=ctx, changes=changes, verb="undeploy", preamble=preamble)
+    if record.stack_name:
+        # the stack owns the store, the function, its role and log group, the authorizer and the mode parameter
+        ctx.notes.append(f"kept what CloudFormation stack {record.stack_name} owns (store, function, authorizer, mode "
+                         "parameter): delete the stack to remove them (its ledger table is retained)")
+        return ChangeSet(ctx=ctx, changes=changes, verb="undeploy", preamble=preamble)
     changes += _function_changes(ctx)
     changes += _parameter_changes(ctx)
     if keep_store:

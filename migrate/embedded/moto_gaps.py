@@ -33,6 +33,8 @@ Filled gaps:
 * **API Gateway TestInvokeAuthorizer** (:mod:`migrate.embedded.authorizer_invoke`): runs the authorizer's
   function in this process.
 * **CloudFormation DescribeStackResources by PhysicalResourceId** (:mod:`migrate.embedded.cfn_gaps`).
+* **CloudFormation types** ``AWS::VerifiedPermissions::*`` (backed by the local endpoint) and
+  ``AWS::ApiGateway::Authorizer`` (:mod:`migrate.embedded.cfn_types`).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def install() -> None:
         from moto.apigateway.models import APIGatewayBackend
         from moto.apigateway.responses import APIGatewayResponse
 
-        from migrate.embedded import authorizer_invoke, cfn_gaps, cognito_tokens, layer_content, size_limits
+        from migrate.embedded import authorizer_invoke, cfn_gaps, cfn_types, cognito_tokens, layer_content, size_limits
 
         APIGatewayBackend.update_method = _backend_update_method  # type: ignore[attr-defined]
         APIGatewayResponse.update_method = _response_update_method  # type: ignore[attr-defined]
@@ -77,6 +79,7 @@ def install() -> None:
         layer_content.install()
         authorizer_invoke.install()
         cfn_gaps.install()
+        cfn_types.install()
         _installed = True
 
 

@@ -155,10 +155,11 @@ class EmbeddedAws:
                                              fd=local_socket.fileno())
         finally:
             local_socket.close()
-        from migrate.embedded import authorizer_invoke, layer_content
+        from migrate.embedded import authorizer_invoke, cfn_types, layer_content
 
         layer_content.serve_at(self.local_url)
         authorizer_invoke.attach(self)
+        cfn_types.attach(self)
         self._local_thread = threading.Thread(target=self._local_server.serve_forever, daemon=True,
                                               name="avp-migrate-local-services")
         self._local_thread.start()

@@ -1,0 +1,126 @@
+"""`avp-migrate package`: the authorizer's deployment package as a zip file, for the IaC path.
+
+The same builder and the same checks as `deploy` (:mod:`migrate.deploy.package`, :mod:`migrate.deploy.
+package_check`): the plan folder must pass deploy's gate (the ``authorizer-config.json`` the zip carries decides
+requests), the zip is deterministic, and the handler must import in a clean CPython of the runtime's version
+with only the zip, its layers and the runtime's SDK on its path. The zip goes where the plan's CloudFormation
+template (parameters ``ArtifactBucket``/``ArtifactKey``) or Terraform module (``artifact_bucket``/``artifact_key``)
+takes it from.
+
+Exit codes: 0 written; 1 on error (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from migrate.errors import UserError
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    parser = verbs.add_parser(
+        "package", parents=[common], help="build the authorizer's zip for CloudFormation or Terraform",
+        description="Build the Lambda authorizer's deployment package for a plan folder (the plan must pass "
+                    "deploy's gate), check that it imports as Lambda would run it, and write it as a zip for the "
+                    "plan's CloudFormation template (ArtifactBucket/ArtifactKey) or Terraform module.")
+    parser.add_argument("--plan", required=True, metavar="DIR", help="the plan folder `avp-migrate plan` wrote")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the zip to write, e.g. authorizer.zip")
+    parser.add_argument("--dependencies", choices=["pip", "layers"], default="pip",
+                        help="pip (default): bundle the dependencies built for the function's platform; layers: "
+                             "bundle only our code and use --layer")
+    parser.add_argument("--layer", action="append", default=[], metavar="ARN",
+                        help="with --dependencies layers: a layer version ARN (repeatable), downloaded to check the "
+                             "package (needs AWS credentials); give the same ARNs to the template's Layers")
+    parser.add_argument("--wheelhouse", metavar="DIR",
+                        help="with --dependencies pip: install from the wheels in DIR only (no index)")
+    parser.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64",
+                        help="the function's architecture (the template's Architecture parameter; default x86_64)")
+    parser.add_argument("--check-python", metavar="PATH",
+                        help="the CPython 3.12 that compiles the bytecode and imports the package (default: "
+                             "python3.12 on PATH or under pyenv)")
+    parser.add_argument("--no-import-check", action="store_true",
+                        help="write the package even when no CPython 3.12 is at hand to import it")
+    parser.add_argument("--accept", metavar="FILE",
+                        help="package a plan that is not proven equivalent: the acceptance `verify --plan DIR "
+                             "--write-acceptance FILE` wrote (needs --reason)")
+    parser.add_argument("--reason", metavar="TEXT", help="with --accept: why")
+    parser.set_defaults(run=run_package)
+
+
+def run_package(args: argparse.Namespace) -> int:
+    from migrate.deploy.gate import run_gate
+    from migrate.deploy.package import PackageOptions, build_package
+    from migrate.deploy.package_check import CheckOptions, check_artifact
+    from migrate.plan_folder import PlanFolder
+    from migrate.translate.cloudformation import size_note
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError("is a folder; --out names the zip file to write", where=str(out))
+    if not out.parent.is_dir():
+        raise UserError(f"directory does not exist: {out.parent}", where="--out")
+    folder = PlanFolder.open(args.plan)
+    gate = run_gate(folder, accept=args.accept, reason=args.reason)
+    options = PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer), wheelhouse=args.wheelhouse,
+                             architecture=args.architecture, interpreter=args.check_python)
+    options.check()
+    layers = _layers(args, options.layers)
+    package = build_package(folder.file("authorizer-config.json").read_text(encoding="utf-8"), options)
+    report = check_artifact(package, layers, CheckOptions(interpreter=args.check_python,
+                                                          skip_import=args.no_import_check))
+    _write_atomically(out, package.zip_bytes)
+    files = {path.name: path.read_text(encoding="utf-8")
+             for path in sorted(Path(args.plan).glob("cloudformation*.json"))}
+    facts = {"package": str(out), "bytes": len(package.zip_bytes), "code_sha256": package.sha256,
+             "architecture": package.architecture, "describe": package.describe(), "check": report.summary,
+             "notes": [*gate.lines(), *package.notes, *report.notes],
+             "template": size_note(files) if "cloudformation.json" in files else None}
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps(facts, indent=2))
+        return 0
+    for line in facts["notes"]:
+        print(line)
+    print(f"wrote {out}: {package.describe()}, CodeSha256 {package.sha256}")
+    print(report.summary)
+    if facts["template"]:
+        print(facts["template"])
+    layers_note = f" Layers={','.join(options.layers)}" if options.layers else ""
+    print("next: upload it, then create or update the stack, e.g.\n"
+          f"  aws s3 cp {out} s3://BUCKET/KEY\n"
+          f"  aws cloudformation deploy --template-file {Path(args.plan) / 'cloudformation.json'} --stack-name NAME "
+          "--capabilities CAPABILITY_NAMED_IAM --parameter-overrides ArtifactBucket=BUCKET ArtifactKey=KEY "
+          f"Architecture={package.architecture}{layers_note}\n"
+          f"  avp-migrate deploy --plan {args.plan} --mode shadow --stack NAME")
+    return 0
+
+
+def _layers(args: argparse.Namespace, arns: tuple[str, ...]) -> list[Any]:
+    if not arns:
+        return []
+    from migrate.awsconfig import AwsSession, AwsTarget
+    from migrate.deploy.package_check import download_layer
+
+    lam = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url)).client(
+        "lambda")
+    contents = []
+    for arn in arns:
+        layer, _, version = arn.rpartition(":")
+        found = lam.get_layer_version(LayerName=layer, VersionNumber=int(version))
+        contents.append(download_layer(arn, found.get("Content") or {}))
+    return contents
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,204 @@
+"""The IaC path (issue 12): the plan's cloudformation.json holds the whole migration; applied on the embedded AWS
+(moto's CloudFormation, with the Verified Permissions and API Gateway authorizer types filled in) and adopted by
+`deploy --stack`, it gives a working shadow deployment; a cut-over survives a second apply of the stack, and the
+ledger outlives the stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from migrate.cli.main import main
+from migrate.embedded.functions import LocalAuthorizerFunction, demo_traffic
+from migrate.errors import ExitCode
+from migrate.iac.names import INITIAL_MODE_DOCUMENT
+from migrate.translate.cloudformation import INLINE_TEMPLATE_BYTES
+from tests.test_deploy import demo as demo  # the fixture
+from tests.test_deploy import methods_of, store_policies
+
+STACK = "avp-migrate-demo"
+BUCKET = "artifacts"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def package(capsys, demo, tmp_path: Path, key: str) -> str:
+    zip_path = tmp_path / "authorizer.zip"
+    code, out, err = run(capsys, "package", "--plan", str(demo.plan), "--out", str(zip_path), "--dependencies",
+                         "layers", "--layer", demo.layer)
+    assert code == 0, err
+    assert f"wrote {zip_path}" in out and "aws cloudformation deploy" in out
+    s3 = boto3.client("s3")
+    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=zip_path.read_bytes())
+    return key
+
+
+def template_argument(plan: Path) -> dict[str, str]:
+    """TemplateBody when CloudFormation takes it inline, else TemplateURL through S3 (its quotas)."""
+    body = (plan / "cloudformation.json").read_text()
+    if len(body.encode()) <= INLINE_TEMPLATE_BYTES:
+        return {"TemplateBody": body}
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="cloudformation.json", Body=body.encode())
+    return {"TemplateURL": f"https://{BUCKET}.s3.amazonaws.com/cloudformation.json"}
+
+
+def parameters(demo, key: str, **extra: str) -> list[dict[str, str]]:
+    values = {"ArtifactBucket": BUCKET, "ArtifactKey": key, "Layers": demo.layer, **extra}
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+
+
+def apply_stack(demo, key: str, *, update: bool = False, **extra: str) -> dict:
+    cloudformation = boto3.client("cloudformation")
+    call = cloudformation.update_stack if update else cloudformation.create_stack
+    call(StackName=STACK, Parameters=parameters(demo, key, **extra), Capabilities=["CAPABILITY_NAMED_IAM"],
+         **template_argument(demo.plan))
+    stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}, stack
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+
+
+def ledger(api_id: str) -> list[dict]:
+    items = boto3.client("dynamodb").query(
+        TableName="avp-migrate-modes", KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{api_id}#prod"}}, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: int(item["version"]["N"]))
+
+
+def modes_document(api_id: str) -> dict:
+    value = boto3.client("ssm").get_parameter(Name=f"/avp-migrate/{api_id}/prod/modes")["Parameter"]["Value"]
+    return json.loads(value)
+
+
+def function_environment(name: str) -> dict[str, str]:
+    configuration = boto3.client("lambda").get_function(FunctionName=name)["Configuration"]
+    return (configuration.get("Environment") or {}).get("Variables") or {}
+
+
+def test_the_stack_holds_the_migration_and_a_cutover_survives_a_second_apply(demo, embedded_aws, tmp_path, capsys):
+    api_id = demo.account.api_id
+    template = json.loads((demo.plan / "cloudformation.json").read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {"AWS::VerifiedPermissions::PolicyStore", "AWS::VerifiedPermissions::IdentitySource",
+            "AWS::VerifiedPermissions::Policy", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup",
+            "AWS::ApiGateway::Authorizer", "AWS::Lambda::Permission", "AWS::SSM::Parameter",
+            "AWS::DynamoDB::Table"} <= types
+    ledger_table = template["Resources"]["ModeLedger"]
+    assert (ledger_table["DeletionPolicy"], ledger_table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+    key = package(capsys, demo, tmp_path, "v1/authorizer.zip")
+    outputs = apply_stack(demo, key)
+    function_name = outputs["AuthorizerFunctionName"]
+    assert modes_document(api_id) == INITIAL_MODE_DOCUMENT
+    assert "AVP_AUTHZ_MODES" not in function_environment(function_name)  # never written by the stack
+    planned = sorted(p.read_text().strip() for p in (demo.plan / "policies").glob("*.cedar"))
+    assert sorted(text.strip() for _, text in store_policies(outputs["PolicyStoreId"]).values()) == planned
+
+    # deploy --stack: checks the stack against the plan, records the modes, smoke-tests with the demo users'
+    # real tokens (decisions as the plan says), moves the methods onto the stack's authorizer
+    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
+    assert code == ExitCode.OK, out + err
+    assert "smoke" in out and "deployed API" in out
+    record = json.loads((demo.plan / "deployment.json").read_text())
+    assert record["stack_name"] == STACK and record["authorizer_id"] == outputs["AuthorizerId"]
+    assert record["policy_store_id"] == outputs["PolicyStoreId"]
+    moved = {route for route, m in methods_of(api_id).items() if m.get("authorizerId") == outputs["AuthorizerId"]}
+    assert "GET /avp" in moved and moved == set(record["methods"])
+    first = ledger(api_id)
+    assert [int(i["version"]["N"]) for i in first] == [1]
+    assert function_environment(function_name)["AVP_AUTHZ_MODES"]  # the fallback: tool-owned
+
+    # a second deploy --stack changes nothing
+    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK,
+                         "--dry-run")
+    assert code == ExitCode.OK, out + err
+
+    code, out, err = run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(demo.plan), "--force", "--no-evidence",
+                         "--reason", "IaC test")
+    assert code == ExitCode.OK, out + err
+    after_cutover = modes_document(api_id)
+    history = ledger(api_id)
+    assert len(history) == 2
+
+    # the stack applied again, with a new package key and new settings: the function is updated (its whole
+    # environment replaced), nothing the stack owns touches the mode state
+    key2 = package(capsys, demo, tmp_path, "v2/authorizer.zip")
+    apply_stack(demo, key2, update=True, AuthorizerTtl="120", LogRetentionDays="60")
+    assert modes_document(api_id) == after_cutover
+    assert ledger(api_id) == history
+    # the update replaced the function's environment: the fallback is gone (never stale: without it a route whose
+    # published mode cannot be read is decided by both rules), and status says so
+    assert "AVP_AUTHZ_MODES" not in function_environment(function_name)
+    code, out, err = run(capsys, "status", "--plan", str(demo.plan))
+    assert code == ExitCode.DIFFERENCES and "has no fallback" in out + err, out + err
+    function = LocalAuthorizerFunction(embedded_aws, function_name)
+    try:
+        traffic = demo_traffic(function, demo.account)
+    finally:
+        function.close()
+    assert traffic.enforced_by_avp.get("GET /avp") and set(traffic.enforced_by_avp) == {"GET /avp"}
+    # deploy --stack puts the fallback back in step with the ledger; the route stays in avp
+    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
+    assert code == ExitCode.OK, out + err
+    assert modes_document(api_id) == after_cutover and ledger(api_id) == history
+    code, out, err = run(capsys, "status", "--plan", str(demo.plan))
+    assert code == ExitCode.OK, out + err
+
+    # undeploy puts the methods back and leaves what the stack owns to the stack
+    code, out, err = run(capsys, "undeploy", "--plan", str(demo.plan), "--yes")
+    assert code == ExitCode.OK and "delete the stack to remove them" in out, out + err
+    assert all(m.get("authorizerId") != outputs["AuthorizerId"] for m in methods_of(api_id).values())
+    assert function_environment(function_name) and modes_document(api_id) == after_cutover
+
+    # deleting the stack keeps the audit trail
+    boto3.client("cloudformation").delete_stack(StackName=STACK)
+    assert ledger(api_id) == history
+
+
+def test_deploy_stack_refuses_a_stack_whose_store_differs_from_the_plan(demo, tmp_path, capsys):
+    key = package(capsys, demo, tmp_path, "v1/authorizer.zip")
+    outputs = apply_stack(demo, key)
+    avp = boto3.client("verifiedpermissions")
+    avp.create_policy(policyStoreId=outputs["PolicyStoreId"], definition={"static": {
+        "statement": 'permit (principal, action, resource);'}})
+    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
+    assert code == ExitCode.ERROR and "differs from the plan as verified" in err and err.count("\n") == 1, err
+    assert not (demo.plan / "deployment.json").exists()
+    assert all(m.get("authorizationType") != "CUSTOM" for m in methods_of(demo.account.api_id).values())
+
+
+@pytest.mark.parametrize("problem", ["no-stack", "other-code"])
+def test_deploy_stack_names_what_is_wrong(demo, tmp_path, capsys, problem):
+    if problem == "no-stack":
+        code, _, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", "nosuch",
+                           "--yes")
+        assert code == ExitCode.ERROR and "--stack nosuch: no such stack" in err
+        return
+    key = package(capsys, demo, tmp_path, "v1/authorizer.zip")
+    outputs = apply_stack(demo, key)
+    # the function runs a package built from another configuration
+    import io
+    import zipfile
+
+    data = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())) as old, \
+            zipfile.ZipFile(data, "w") as new:
+        for item in old.infolist():
+            content = old.read(item.filename)
+            if item.filename == "authorizer/authorizer-config.json":
+                config = json.loads(content)
+                config["routes"]["GET /avp"]["scopes"] = []
+                content = json.dumps(config).encode()
+            new.writestr(item, content)
+    boto3.client("lambda").update_function_code(FunctionName=outputs["AuthorizerFunctionName"],
+                                                ZipFile=data.getvalue())
+    code, _, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
+    assert code == ExitCode.ERROR and "carries another authorizer-config.json" in err, err
