@@ -129,8 +129,8 @@ def _api_changes(ctx: Context) -> tuple[list[Change], dict[str, str], list[str]]
 
         changes.append(Change("create", f"apigateway deployment of stage {record.stage}",
                               "callers are back on the original authorizers", apply=deploy))
-    if stranded:
-        pass  # the stranded methods still use it
+    if stranded or record.stack_name:
+        pass  # the stranded methods still use it; a stack's authorizer is the stack's to delete
     elif record.authorizer_id and record.authorizer_id in names:
         def delete_authorizer() -> None:
             client.delete_authorizer(restApiId=record.api_id, authorizerId=record.authorizer_id)

@@ -307,7 +307,11 @@ class ApiGatewayAuthorizer(CloudFormationModel):
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
-        self._backend(account_id, region_name).delete_authorizer(self.rest_api_id, self.authorizer_id)
+        # Deleting what is already gone succeeds (CloudFormation treats a handler's NotFound on delete so).
+        try:
+            self._backend(account_id, region_name).delete_authorizer(self.rest_api_id, self.authorizer_id)
+        except KeyError:
+            pass
 
 
 def _update_log_group(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
