@@ -169,7 +169,7 @@ def test_deploy_stack_refuses_a_stack_whose_store_differs_from_the_plan(demo, tm
     avp = boto3.client("verifiedpermissions")
     avp.create_policy(policyStoreId=outputs["PolicyStoreId"], definition={"static": {
         "statement": 'permit (principal, action, resource);'}})
-    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
+    code, _out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
     assert code == ExitCode.ERROR and "differs from the plan as verified" in err and err.count("\n") == 1, err
     assert not (demo.plan / "deployment.json").exists()
     assert all(m.get("authorizationType") != "CUSTOM" for m in methods_of(demo.account.api_id).values())

@@ -46,11 +46,21 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"plan": args.out, "summary": document["summary"], "equivalence": document["equivalence"],
                           "findings": len(document["findings"]), "policies": len(document["policies"])}, indent=2))
     else:
-        print(render(document, args.out))
+        print(render(document, args.out, iac=_template_note(args.out)))
     return 0
 
 
-def render(document: dict[str, Any], out: str) -> str:
+def _template_note(out: str) -> str:
+    """How the plan's CloudFormation template reaches CloudFormation (inline, S3, nested stacks)."""
+    from pathlib import Path
+
+    from migrate.translate.cloudformation import size_note
+
+    files = {p.name: p.read_text(encoding="utf-8") for p in Path(out).glob("cloudformation*.json")}
+    return size_note(files)
+
+
+def render(document: dict[str, Any], out: str, iac: str | None = None) -> str:
     summary, eq = document["summary"], document["equivalence"]
     if document["differences"]:
         verdict = f"{len(document['differences'])} differences"
@@ -71,5 +81,7 @@ def render(document: dict[str, Any], out: str) -> str:
         if finding["severity"] != "info":
             lines.append(f"  {finding['severity']}: {finding['message']}")
     lines.append(f"  report: {out}/report.md, {out}/report.html")
+    if iac:
+        lines.append(f"  iac: {iac}")
     lines += [f"  next: {step}" for step in document["next_steps"]]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ What deploy takes from the folder (see :mod:`migrate.plan` for the layout):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,16 @@ def load_plan(folder_text: str) -> PlanInput:
 
 
 def _descriptions(plan: PlanFolder) -> dict[str, str]:
-    """Each policy's description, from cloudformation.json (a nicety: the policies come from policies/*.cedar)."""
+    """Each policy's description, from cloudformation.json and its nested stacks' templates (a nicety: the policies
+    come from policies/*.cedar)."""
     descriptions: dict[str, str] = {}
-    for resource in plan.cloudformation()["Resources"].values():
+    resources = list(plan.cloudformation()["Resources"].values())
+    for child in sorted(plan.path.glob("cloudformation-policies-*.json")):
+        try:
+            resources += list((json.loads(child.read_text(encoding="utf-8")).get("Resources") or {}).values())
+        except (OSError, ValueError, AttributeError):
+            continue  # descriptions only: a broken child template is cfn-lint's and CloudFormation's to report
+    for resource in resources:
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::VerifiedPermissions::Policy":
             continue
         static = ((resource.get("Properties") or {}).get("Definition") or {}).get("Static") or {}

@@ -19,6 +19,7 @@ An error from the backend makes the stack operation fail, as a handler's failure
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -308,10 +309,8 @@ class ApiGatewayAuthorizer(CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         # Deleting what is already gone succeeds (CloudFormation treats a handler's NotFound on delete so).
-        try:
+        with contextlib.suppress(KeyError):
             self._backend(account_id, region_name).delete_authorizer(self.rest_api_id, self.authorizer_id)
-        except KeyError:
-            pass
 
 
 def _update_log_group(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
