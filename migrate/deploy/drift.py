@@ -81,6 +81,7 @@ def check_not_owned(cloudformation: Any, api_id: str, *, managed_by: str | None,
                 "methods back on their Cognito authorizer unless its definition changes too")
     raise GateRefused(
         f"API {api_id} is managed by {owner.describe()}: its next update would undo deploy's method changes "
-        "(the Cognito authorizer would come back). Change the API in its IaC instead (the plan folder's "
-        "cloudformation.json holds the Verified Permissions resources; README, \"Deploy or IaC\"), or pass "
-        "--allow-drift to change the live API anyway", where="deploy")
+        "(the Cognito authorizer would come back). Change the API in its IaC instead: the plan folder's "
+        "cloudformation.json (or terraform/) holds the migration, `avp-migrate patch-template` moves the methods in "
+        "the API's own template, then `deploy --stack NAME` (README, \"Deploy or IaC\"); or pass --allow-drift to "
+        "change the live API anyway", where="deploy")
