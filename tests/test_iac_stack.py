@@ -13,6 +13,7 @@ import pytest
 
 from migrate.cli.main import main
 from migrate.embedded.functions import LocalAuthorizerFunction, demo_traffic
+from migrate.embedded.seed import PASSWORD
 from migrate.errors import ExitCode
 from migrate.iac.names import INITIAL_MODE_DOCUMENT
 from migrate.translate.cloudformation import INLINE_TEMPLATE_BYTES
@@ -83,7 +84,8 @@ def function_environment(name: str) -> dict[str, str]:
     return (configuration.get("Environment") or {}).get("Variables") or {}
 
 
-def test_the_stack_holds_the_migration_and_a_cutover_survives_a_second_apply(demo, embedded_aws, tmp_path, capsys):
+def test_the_stack_holds_the_migration_and_a_cutover_survives_a_second_apply(demo, embedded_aws, tmp_path, capsys,
+                                                                             monkeypatch):
     api_id = demo.account.api_id
     template = json.loads((demo.plan / "cloudformation.json").read_text())
     types = {r["Type"] for r in template["Resources"].values()}
@@ -104,9 +106,11 @@ def test_the_stack_holds_the_migration_and_a_cutover_survives_a_second_apply(dem
 
     # deploy --stack: checks the stack against the plan, records the modes, smoke-tests with the demo users'
     # real tokens (decisions as the plan says), moves the methods onto the stack's authorizer
-    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
+    monkeypatch.setenv("AVP_MIGRATE_SMOKE_PASSWORD", PASSWORD)
+    code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes",
+                         *[arg for user in ("alice", "bob", "carol", "dave") for arg in ("--smoke-user", user)])
     assert code == ExitCode.OK, out + err
-    assert "smoke" in out and "deployed API" in out
+    assert "signed-in user(s)" in out and "got plan.json's decisions" in out and "deployed API" in out
     record = json.loads((demo.plan / "deployment.json").read_text())
     assert record["stack_name"] == STACK and record["authorizer_id"] == outputs["AuthorizerId"]
     assert record["policy_store_id"] == outputs["PolicyStoreId"]
