@@ -90,9 +90,10 @@ def statements(target: Target, command: str) -> list[dict[str, Any]]:
         _statement("Ledger", ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:Query", "dynamodb:PutItem"],
                    [target.table_arn]),
         _statement("LogGroup", ["logs:CreateLogGroup", "logs:DescribeLogGroups", "logs:PutRetentionPolicy"], ["*"]),
-        # The drift guard (migrate/deploy/drift.py): which stack, if any, holds the API. Stack ids are not known
-        # in advance; DescribeStackResources reads names and ids only.
-        _statement("DriftGuard", ["cloudformation:DescribeStackResources"], ["*"]),
+        # The drift guard (migrate/deploy/drift.py): which stack, if any, holds the API; deploy --stack reads the
+        # stack it adopts (migrate/deploy/stack.py). Stack ids are not known in advance; both calls read names,
+        # ids and statuses only.
+        _statement("DriftGuard", ["cloudformation:DescribeStackResources", "cloudformation:DescribeStacks"], ["*"]),
     ]
     groups = {"cutover": cut, "finalize": cut + finalize, "deploy": deploy, "all": deploy + cut + finalize}
     if command not in groups:
