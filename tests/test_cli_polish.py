@@ -429,3 +429,41 @@ def test_iam_policy_for_scan_allows_every_call_a_real_scan_makes(embedded_aws, t
 def test_iam_policy_needs_a_plan_except_for_scan(capsys):
     code, _, err = run(capsys, "iam-policy", "--for", "deploy")
     assert code == 1 and err == "avp-migrate: error: --plan: --for deploy needs the plan folder: add --plan DIR\n"
+
+
+def test_offline_commands_list_no_aws_options_and_refuse_them(capsys, good, tmp_path):
+    for verb in ("plan", "verify"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        help_text = capsys.readouterr().out
+        assert "--output" in help_text and "--profile" not in help_text and "--endpoint-url" not in help_text
+    # after the verb: argparse does not know them; before it: refused rather than silently ignored
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", str(good), "--plan", str(tmp_path), "--region", "eu-west-1"])
+    assert exited.value.code == 1 and "unrecognized arguments: --region eu-west-1" in capsys.readouterr().err
+    code, out, err = run(capsys, "--profile", "prod", "plan", str(good), "--out", str(tmp_path / "plan"))
+    assert (code, out) == (1, "") and "plan never calls AWS: --profile would have no effect" in err
+    assert not (tmp_path / "plan").exists()
+    # report shadow takes AWS options only with a source that reads CloudWatch Logs
+    records = tmp_path / "records.jsonl"
+    records.write_text("")
+    code, _, err = run(capsys, "report", "shadow", "--files", str(records), "--out", str(tmp_path / "r"),
+                       "--endpoint-url", "http://127.0.0.1:1")
+    assert code == 1 and "--files reads only files" in err and not (tmp_path / "r").exists()
+
+
+def test_a_region_other_than_the_deployments_is_named_not_ignored(capsys, tmp_path):
+    from migrate.deploy.record import DeploymentRecord, save_record
+
+    record = DeploymentRecord(api_id="a1", api_name="Pets", stage="prod", region="us-east-1",
+                              account_id="123456789012", policy_store_id="ps", identity_source_id="is",
+                              function_name="f", function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+                              role_name="r", log_group="/aws/lambda/f", authorizer_id="au",
+                              mode_parameter="/avp-migrate/a1/prod/modes", ledger_table="avp-migrate-modes",
+                              deployed_at="2026-12-07T00:00:00+00:00")
+    save_record(record, tmp_path)
+    for argv in (["status", "--plan", str(tmp_path)], ["rollback", "GET /a", "--plan", str(tmp_path), "--yes"],
+                 ["report", "shadow", "--plan", str(tmp_path), "--out", str(tmp_path / "r")]):
+        code, out, err = run(capsys, *argv, "--region", "eu-west-1")
+        assert (code, out) == (1, ""), argv
+        assert "deployment.json records region us-east-1" in err and "--region eu-west-1 would not be used" in err

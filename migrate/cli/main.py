@@ -37,6 +37,10 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool)
     group.add_argument("--region", default=default, help="AWS region (default: from the profile or environment)")
     group.add_argument("--endpoint-url", default=default, metavar="URL",
                        help="send every AWS call to URL (a service-specific AWS_ENDPOINT_URL_<SERVICE> still wins)")
+    _output_option(parser, suppress_defaults=suppress_defaults)
+
+
+def _output_option(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
     output = parser.add_argument_group("output")
     # --output as the AWS CLI spells it; --format, the older spelling, stays an alias. "table" draws tables where a
     # command's output is tabular (verify, status) and is text elsewhere.
@@ -153,10 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, suppress_defaults=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress_defaults=True)
+    # Commands that never call AWS take only --output: no --profile/--region/--endpoint-url to suggest otherwise.
+    offline = argparse.ArgumentParser(add_help=False)
+    _output_option(offline, suppress_defaults=True)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (scan, plan, verify, package, deploy, report, local, demo, probe, cutover, iam_policy):
-        module.register(verbs, common)
+        module.register(verbs, offline if module in (plan, verify) else common)
     return parser
+
+
+OFFLINE_COMMANDS = ("plan", "verify")
+AWS_OPTIONS = (("profile", "--profile"), ("region", "--region"), ("endpoint_url", "--endpoint-url"))
+
+
+def refuse_unused_aws_options(args: argparse.Namespace) -> None:
+    """An AWS option given before a verb that never calls AWS (or `report shadow` reading only files) would be
+    silently ignored: say so instead."""
+    given = [flag for name, flag in AWS_OPTIONS if getattr(args, name, None) is not None]
+    if not given:
+        return
+    if args.command in OFFLINE_COMMANDS:
+        raise UserError(f"{args.command} never calls AWS: {', '.join(given)} would have no effect", where=given[0])
+    if args.command == "report" and getattr(args, "files", None) and not getattr(args, "log_group", None):
+        raise UserError(f"report shadow --files reads only files: {', '.join(given)} would have no effect (AWS "
+                        "options go with --log-group or --plan, which read CloudWatch Logs)", where=given[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,6 +214,7 @@ def _main(argv: list[str]) -> int:
             print(f"avp-migrate: error: {f'{where}: ' if where else ''}{message}", file=sys.stderr)
 
     try:
+        refuse_unused_aws_options(args)
         return int(args.run(args) or EXIT_OK)
     except UserError as exc:
         error(*_message_and_where(exc))

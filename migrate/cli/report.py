@@ -161,6 +161,10 @@ def _read_log_group(args: argparse.Namespace, log_group: str, window: Any, recor
     from reports.shadow_insights import InsightsError, InsightsRunner, queries, tallies_from_results
     from reports.shadow_window import choose_bin
 
+    if record is not None:
+        from migrate.cutover.deployment import check_region
+
+        check_region(args.region, record.region, args.plan)
     session = AwsSession(AwsTarget(profile=args.profile, region=args.region or (record.region if record else None),
                                    endpoint_url=args.endpoint_url))
     client = session.client("logs")

@@ -68,7 +68,9 @@ class Deployment:
 
     @classmethod
     def load(cls, plan_dir: str, session: AwsSession) -> Deployment:
-        return cls(Path(plan_dir), load_record(plan_dir), session)
+        record = load_record(plan_dir)
+        check_region(session.target.region, record.region, plan_dir)
+        return cls(Path(plan_dir), record, session)
 
     @property
     def pk(self) -> str:
@@ -151,3 +153,12 @@ class Deployment:
         except (ClientError, BotoCoreError):
             pass
         return Delay(max_age, source, ttl)
+
+
+def check_region(requested: str | None, recorded: str, plan_dir: str) -> None:
+    """The deployment lives in the region its record names: an explicit --region that differs is a mistake to say,
+    not a wish to follow (the calls go to the record's region either way)."""
+    if requested and requested != recorded:
+        raise UserError(f"{plan_dir}/deployment.json records region {recorded}: the deployment lives there, so "
+                        f"--region {requested} would not be used (drop --region, or give the plan folder of the "
+                        f"deployment in {requested})", where="--region")
