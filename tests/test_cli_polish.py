@@ -467,3 +467,24 @@ def test_a_region_other_than_the_deployments_is_named_not_ignored(capsys, tmp_pa
         code, out, err = run(capsys, *argv, "--region", "eu-west-1")
         assert (code, out) == (1, ""), argv
         assert "deployment.json records region us-east-1" in err and "--region eu-west-1 would not be used" in err
+
+
+def test_plan_json_carries_every_fact_of_the_text(good, tmp_path, capsys):
+    from tests.inventory_builder import hosted_client, password_client
+
+    snapshot = tmp_path / "exposed.json"  # a hosted-UI client: a review finding to carry
+    save_inventory(inventory([method("GET", "/a", ["api/read"])], users={"alice": ["admins"]},
+                             rules=[rule("r1", ["api/read"], groups=["admins"])],
+                             clients=[password_client(), hosted_client(["api/read"])]), snapshot)
+    code, text, _ = run(capsys, "plan", str(snapshot), "--out", str(tmp_path / "p"))
+    code_json, out, _ = run(capsys, "plan", str(snapshot), "--out", str(tmp_path / "p"), "--output", "json")
+    assert code == code_json == 0
+    data = json.loads(out)
+    assert data["api"]["id"] in text and data["user_pool"]["id"] in text and data["namespace"] in text
+    assert any(f["severity"] == "review" for f in data["findings"])
+    for finding in data["findings"]:
+        if finding["severity"] != "info":
+            assert f"{finding['severity']}: {finding['message']}" in text
+    assert all(f"next: {step}" in text for step in data["next_steps"]) and data["next_steps"]
+    assert data["iac"] and data["iac"] in text
+    assert data["equivalence"]["decisions"] > 0 and data["policies"] >= 1

@@ -43,11 +43,24 @@ def run(args: argparse.Namespace) -> int:
     result = check(translation)
     document = write_plan(translation, result, args.out, inventory=inventory, inventory_path=args.inventory)
     if args.format == "json":
-        print(json.dumps({"plan": args.out, "summary": document["summary"], "equivalence": document["equivalence"],
-                          "findings": len(document["findings"]), "policies": len(document["policies"])}, indent=2))
+        print(json.dumps(facts(document, args.out, iac=_template_note(args.out)), indent=2))
     else:
         print(render(document, args.out, iac=_template_note(args.out)))
     return 0
+
+
+def facts(document: dict[str, Any], out: str, iac: str | None = None) -> dict[str, Any]:
+    """Every fact the text output gives, as data (`--output json`)."""
+    return {
+        "plan": out, "api": document["api"], "user_pool": document["user_pool"], "namespace": document["namespace"],
+        "layout": document["layout"], "store_layout": document.get("store_layout", "actions"),
+        "policies": len(document["policies"]), "summary": document["summary"], "equivalence": document["equivalence"],
+        "differences": len(document["differences"]),
+        "findings": [{"severity": f["severity"], "code": f.get("code"), "message": f["message"]}
+                     for f in document["findings"]],
+        "files": {"report": [f"{out}/report.md", f"{out}/report.html"], "cloudformation": f"{out}/cloudformation.json"},
+        "iac": iac, "next_steps": list(document["next_steps"]),
+    }
 
 
 def _template_note(out: str) -> str:
