@@ -356,7 +356,10 @@ def next_steps_section(data: ShadowData) -> Section:
     steps: list[Cell] = []
     if ready:
         quoted = " ".join(f"'{route}'" for route in ready)
-        steps.append(Code(f"avp-migrate cutover {quoted} --plan {plan} --evidence shadow-report.json"))
+        # Paths as given to `report shadow` (relative to where it ran), so the line works when pasted there.
+        evidence = f"{data.source['out'].rstrip('/')}/shadow-report.json" if data.source.get("out") else \
+            "shadow-report.json"
+        steps.append(Code(f"avp-migrate cutover {quoted} --plan {plan} --evidence {evidence}"))
     if len(ready) < len(data.routes):
         steps.append("For an endpoint that is not ready: let traffic accumulate, fix the policies a disagreement "
                      "points to (then run avp-migrate verify and deploy), or accept a disagreement you have "

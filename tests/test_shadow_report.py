@@ -807,3 +807,15 @@ def test_window_times_read_as_iso_or_relative():
     assert parse_time("2026-11-26T10:00:00+02:00", now) == datetime(2026, 11, 26, 8, tzinfo=UTC)
     assert parse_time("2026-11-26", now) == datetime(2026, 11, 26, tzinfo=UTC)
     assert record_time(datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=UTC)) == "2026-11-26T08:00:00.123Z"
+
+
+def test_the_next_steps_cutover_line_names_the_evidence_where_it_was_written(traffic, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = traffic.write(tmp_path / "authorizer.jsonl")
+    code, _, _ = run_cli(capsys, "--files", "authorizer.jsonl", "--out", "reports/today", "--min-decisions", "1",
+                         "--allow-disagreements", "1000000", "--max-avp-error-rate", "1")
+    assert code == 0 and source.exists()
+    md = (tmp_path / "reports" / "today" / "shadow-report.md").read_text()
+    line = next(line for line in md.splitlines() if "avp-migrate cutover" in line)
+    evidence = re.search(r"--evidence (\S+?)`?$", line.strip()).group(1)
+    assert evidence == "reports/today/shadow-report.json" and (tmp_path / evidence).is_file()

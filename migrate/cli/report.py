@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     source: dict[str, Any] = {"kind": "files" if args.files else ("download" if args.download else "insights"),
                               "log_group": log_group, "files": [str(f) for f in args.files or []],
                               "plan": str(args.plan) if args.plan else None, "tool_version": __version__,
+                              "out": str(args.out),
                               "api": ({"id": record.api_id, "name": record.api_name, "stage": record.stage}
                                       if record else None)}
     if args.files:
