@@ -488,3 +488,14 @@ def test_plan_json_carries_every_fact_of_the_text(good, tmp_path, capsys):
     assert all(f"next: {step}" in text for step in data["next_steps"]) and data["next_steps"]
     assert data["iac"] and data["iac"] in text
     assert data["equivalence"]["decisions"] > 0 and data["policies"] >= 1
+
+
+def test_the_demo_says_how_to_get_avp_migrate_on_the_path(tmp_path):
+    from migrate.cli.demo import path_hint
+
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    script = str(venv_bin / "avp-migrate")
+    hint = path_hint(script, path="/usr/bin:/bin")
+    assert hint is not None and f'export PATH="{venv_bin}:$PATH"' in hint and f"source {venv_bin}/activate" in hint
+    assert path_hint(script, path=f"/usr/bin:{venv_bin}") is None

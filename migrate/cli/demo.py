@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,20 @@ def run(args: argparse.Namespace) -> int:
           "cloudformation.json")
     print(f"  {out}/plan/report.html            the migration plan report (also report.md, routes.csv, report.json)")
     print(f"  {out}/shadow/shadow-report.html   the shadow report (also .md, .csv, .json)")
+    hint = path_hint()
+    if hint:
+        print(hint)
     return 0
+
+
+def path_hint(executable: str | None = None, path: str | None = None) -> str | None:
+    """How to run `avp-migrate` by name, when the folder holding it (the venv `make demo` made) is not on PATH."""
+    folder = Path(executable or sys.argv[0] or sys.executable).resolve().parent
+    on_path = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
+    if any(entry and Path(entry).resolve() == folder for entry in on_path):
+        return None
+    return (f"\nto run avp-migrate yourself (the README's examples): export PATH=\"{folder}:$PATH\" (or "
+            f"`source {folder}/activate`)")
 
 
 def _story(aws: Any, out: Path, region: str) -> None:
