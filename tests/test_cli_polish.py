@@ -499,3 +499,22 @@ def test_the_demo_says_how_to_get_avp_migrate_on_the_path(tmp_path):
     hint = path_hint(script, path="/usr/bin:/bin")
     assert hint is not None and f'export PATH="{venv_bin}:$PATH"' in hint and f"source {venv_bin}/activate" in hint
     assert path_hint(script, path=f"/usr/bin:{venv_bin}") is None
+
+
+def test_local_traffic_goes_only_through_the_embedded_aws(capsys, tmp_path, monkeypatch):
+    from migrate.deploy.record import DeploymentRecord, save_record
+
+    save_record(DeploymentRecord(api_id="a1", api_name="Pets", stage="prod", region="us-east-1",
+                                 account_id="123456789012", policy_store_id="", identity_source_id="",
+                                 function_name="f", function_arn="", role_name="", log_group="", authorizer_id="",
+                                 mode_parameter="", ledger_table="", deployed_at=""), tmp_path)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS", raising=False)
+    code, out, err = run(capsys, "local", "traffic", "--plan", str(tmp_path))
+    assert (code, out) == (1, "") and "only through the embedded AWS" in err
+    code, _, err = run(capsys, "local", "traffic", "--plan", str(tmp_path), "--local-url", "https://example.com")
+    assert code == 1 and "only through the embedded AWS" in err
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, _, err = run(capsys, "local", "traffic", "--plan", str(tmp_path), "--local-url", f"http://127.0.0.1:{port}")
+    assert code == 1 and "cannot reach the embedded AWS" in err and err.count("\n") == 1

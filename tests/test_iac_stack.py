@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from migrate.cli.main import main
+from migrate.embedded import traffic
 from migrate.embedded.functions import LocalAuthorizerFunction, demo_traffic
 from migrate.embedded.seed import PASSWORD
 from migrate.errors import ExitCode
@@ -125,9 +126,27 @@ def test_the_stack_holds_the_migration_and_a_cutover_survives_a_second_apply(dem
                          "--dry-run")
     assert code == ExitCode.OK, out + err
 
-    code, out, err = run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(demo.plan), "--force", "--no-evidence",
-                         "--reason", "IaC test")
+    # the newcomer's shadow step, by hand: demo traffic through the deployed authorizer (`local traffic`), the
+    # shadow report from its log group, and a cut-over its evidence lets through (no --force)
+    route = (traffic.matches, traffic.app(embedded_aws, demo.account))
+    embedded_aws.local_services.routes.insert(0, type(embedded_aws.local_services.routes[0])(*route))
+    try:
+        code, out, err = run(capsys, "local", "traffic", "--plan", str(demo.plan), "--local-url",
+                             embedded_aws.local_url)
+    finally:
+        del embedded_aws.local_services.routes[0]
+    sent_line = next(line for line in out.splitlines() if line.startswith("sent "))  # (in-process: the pre-token
+    assert code == ExitCode.OK and "ALLOW" in sent_line, out + err                  # trigger's log lines too)
+    shadow = tmp_path / "shadow"
+    code, out, err = run(capsys, "report", "shadow", "--plan", str(demo.plan), "--out", str(shadow), "--download",
+                         "--start", "-1h", "--min-decisions", "5")
     assert code == ExitCode.OK, out + err
+    readiness = {r["route"]: r for r in json.loads((shadow / "shadow-report.json").read_text())["routes"]}
+    assert readiness["GET /avp"]["ready"] and readiness["GET /avp"]["disagreements"] == {"scope_allow_avp_deny": 0,
+                                                                                          "scope_deny_avp_allow": 0}
+    code, out, err = run(capsys, "cutover", "--yes", "GET /avp", "--plan", str(demo.plan), "--evidence",
+                         str(shadow / "shadow-report.json"))
+    assert code == ExitCode.OK and "FORCED" not in out, out + err
     after_cutover = modes_document(api_id)
     history = ledger(api_id)
     assert len(history) == 2
@@ -145,10 +164,10 @@ def test_the_stack_holds_the_migration_and_a_cutover_survives_a_second_apply(dem
     assert code == ExitCode.DIFFERENCES and "has no fallback" in out + err, out + err
     function = LocalAuthorizerFunction(embedded_aws, function_name)
     try:
-        traffic = demo_traffic(function, demo.account)
+        sent = demo_traffic(function, demo.account)
     finally:
         function.close()
-    assert traffic.enforced_by_avp.get("GET /avp") and set(traffic.enforced_by_avp) == {"GET /avp"}
+    assert sent.enforced_by_avp.get("GET /avp") and set(sent.enforced_by_avp) == {"GET /avp"}
     # deploy --stack puts the fallback back in step with the ledger; the route stays in avp
     code, out, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
     assert code == ExitCode.OK, out + err

@@ -120,7 +120,7 @@ def _story(aws: Any, out: Path, region: str) -> None:
     traffic = demo_traffic(function, account, rounds=SHADOW_ROUNDS, skip_routes=(ROUTE_WITHOUT_TRAFFIC,))
     _step(8, "traffic through the deployed authorizer (shadow mode everywhere)", [
         f"{traffic.calls} requests from every demo user and the client-credentials client, {SHADOW_ROUNDS} rounds, "
-        f"none to {ROUTE_WITHOUT_TRAFFIC}: " + ", ".join(f"{n} {s}" for s, n in sorted(traffic.by_status.items())),
+        f"none to {ROUTE_WITHOUT_TRAFFIC}: " + traffic.describe(),
         "(the authorizer's code runs in this process: moto stores Lambda functions but cannot invoke them; its "
         "log lines go to its CloudWatch log group)"])
     _step(9, "report shadow", _cli("report", "shadow", "--plan", str(plan), "--download", "--out", str(shadow),
@@ -137,7 +137,7 @@ def _story(aws: Any, out: Path, region: str) -> None:
     after = demo_traffic(function, account, rounds=1, skip_routes=(ROUTE_WITHOUT_TRAFFIC,))
     _step(12, f"traffic after the cut-over (a new execution environment of the authorizer): {ROUTE_TO_CUT_OVER} "
               "is decided by Verified Permissions",
-          [f"{after.calls} requests: " + ", ".join(f"{n} {s}" for s, n in sorted(after.by_status.items())),
+          [f"{after.calls} requests: " + after.describe(),
            "answers decided by Verified Permissions (mode avp): "
            + (", ".join(f"{route}: {n}" for route, n in sorted(after.enforced_by_avp.items())) or "none")])
     _step(13, f"rollback {ROUTE_TO_CUT_OVER}", _cli("rollback", ROUTE_TO_CUT_OVER, "--plan", str(plan), "--yes"))

@@ -29,6 +29,20 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                          "printed")
     up.add_argument("--seed", choices=["demo"], help="create the demo account (API MyApi, its user pool, ...)")
     up.set_defaults(run=run_up)
+    traffic = actions.add_parser(
+        "traffic", help="send the demo users' requests through a deployed authorizer (embedded AWS only)",
+        description="Ask the embedded AWS started by `avp-migrate local up --seed demo` to send every demo user's "
+                    "requests (real sign-in, signed tokens; the client-credentials client too) to every route the "
+                    "deployed authorizer serves, as API Gateway would. The authorizer logs its shadow records to its "
+                    "log group: `avp-migrate report shadow --plan DIR` then has evidence, and a `cutover` its gate.")
+    traffic.add_argument("--plan", required=True, metavar="DIR", help="a deployed plan folder (deployment.json)")
+    traffic.add_argument("--rounds", type=int, default=12, metavar="N",
+                         help="how many times each caller calls each route (default 12: nine callers, so the 100 "
+                              "decisions per route `report shadow` wants by default; at most 100)")
+    traffic.add_argument("--local-url", metavar="URL",
+                         help="the local services' address (default: AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS, as "
+                              "`local up` prints it)")
+    traffic.set_defaults(run=run_traffic)
 
 
 def _port(text: str) -> int:
@@ -58,10 +72,57 @@ def run_up(args: argparse.Namespace, *, stop: threading.Event | None = None) -> 
             account = seed_demo(region=region)
             for line in account.describe():
                 print(f"# {line}")
+        from migrate.embedded import traffic
+
+        aws.local_services.add(traffic.matches, traffic.app(aws, account if args.seed == "demo" else None))
         try:
             # Inside the try: a Ctrl-C as soon as this line is read is still a clean stop.
             print("# embedded AWS running; Ctrl-C to stop", flush=True)
             (stop or threading.Event()).wait()
         except KeyboardInterrupt:
             print("# stopped", file=sys.stderr)
+    return 0
+
+
+def run_traffic(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from migrate.deploy.record import load_record
+    from migrate.embedded.traffic import MAX_ROUNDS, PATH
+    from migrate.errors import UserError
+
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        raise UserError(f"expected 1 to {MAX_ROUNDS}, got {args.rounds}", where="--rounds")
+    record = load_record(args.plan)
+    base = args.local_url or os.environ.get("AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS") or ""
+    host = urllib.parse.urlparse(base).hostname or ""
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise UserError("sends requests only through the embedded AWS (`avp-migrate local up --seed demo`): set "
+                        "its environment (AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS) or give --local-url; on AWS, "
+                        "your callers are the traffic", where="local traffic")
+    request = urllib.request.Request(base.rstrip("/") + PATH, method="POST", headers={
+        "Content-Type": "application/json"}, data=json.dumps({"function_name": record.function_name,
+                                                               "rounds": args.rounds}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        message = json.loads(exc.read() or b"{}").get("message") or exc.reason
+        raise UserError(str(message), where=base) from None
+    except OSError as exc:
+        raise UserError(f"cannot reach the embedded AWS: {exc}", where=base) from None
+    if args.format == "json":
+        print(json.dumps(answer, indent=2))
+        return 0
+    print(f"sent {answer['calls']} requests through {record.function_name} ({answer['described']}); shadow "
+          f"records in {answer['log_group']}")
+    if answer["enforced_by_avp"]:
+        print("decided by Verified Permissions (routes in avp): " + ", ".join(
+            f"{route} {n}" for route, n in sorted(answer["enforced_by_avp"].items())))
+    # FilterLogEvents: the embedded AWS's Logs Insights cannot run the report's queries
+    print(f"next: avp-migrate report shadow --plan {args.plan} --out shadow --download --start -1h")
     return 0

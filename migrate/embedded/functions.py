@@ -120,7 +120,16 @@ def request_event(api_id: str, stage: str, region: str, account: str, route: str
 @dataclass
 class Traffic:
     calls: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)  # ALLOW / DENY / 401
+    by_status: dict[str, int] = field(default_factory=dict)  # what API Gateway answers: ALLOW / DENY (403) / 401
+    # What the shadow report counts, in its words: "allowed" and "denied" are decisions (a scope refusal is answered
+    # 401, as the Cognito authorizer answers it; a policy refusal 403); "token refused" is the report's 401 (token
+    # refused), no decision; "refused" is a request refused before any decision (configuration).
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The outcomes in the shadow report's terms (one meaning per word)."""
+        order = ("allowed", "denied", "token refused", "refused")
+        return ", ".join(f"{self.outcomes[k]} {k}" for k in order if self.outcomes.get(k))
     enforced_by_avp: dict[str, int] = field(default_factory=dict)  # route -> requests whose answer AVP decided
 
 
@@ -151,6 +160,9 @@ def demo_traffic(function: LocalAuthorizerFunction, account: Any, *, rounds: int
                     traffic.calls += 1
                     traffic.by_status[status] = traffic.by_status.get(status, 0) + 1
     for record in function.pending_records():
+        outcome = ("token refused" if record.get("token_error") else "refused" if record.get("reason") else
+                   "allowed" if record.get("enforced") == "ALLOW" else "denied")
+        traffic.outcomes[outcome] = traffic.outcomes.get(outcome, 0) + 1
         if record.get("decision_source") in {"avp", "avp_error"}:
             traffic.enforced_by_avp[record["route"]] = traffic.enforced_by_avp.get(record["route"], 0) + 1
     function.ship_logs()
