@@ -142,7 +142,7 @@ class _ClosedPipeGuard:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from migrate.cli import cutover, demo, deploy, iam_policy, local, plan, probe, report, scan, verify
+    from migrate.cli import cutover, demo, deploy, iam_policy, local, patch_template, plan, probe, report, scan, verify
 
     parser = Parser(
         prog="avp-migrate",
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress_defaults=True)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (scan, plan, verify, deploy, report, local, demo, probe, cutover, iam_policy):
+    for module in (scan, plan, verify, deploy, report, local, demo, probe, cutover, iam_policy, patch_template):
         module.register(verbs, common)
     return parser
 
