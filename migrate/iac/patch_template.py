@@ -297,7 +297,8 @@ class _Editor:
         self.add_resource(PERMISSION_NAME, "AWS::Lambda::Permission", {
             "Action": "lambda:InvokeFunction", "FunctionName": self.function_arn(),
             "Principal": "apigateway.amazonaws.com",
-            "SourceArn": self.t.sub(source, {"ApiId": rest_api_id if rest_api_id is not None
+            # A copy per use: one node in two places would be written as a YAML anchor and alias.
+            "SourceArn": self.t.sub(source, {"ApiId": self.t.copy(rest_api_id) if rest_api_id is not None
                                              else self.t.ref(self.logical)})})
         return "CloudFormation" if on_methods and not in_body else "OpenAPI body" if in_body and not on_methods \
             else "CloudFormation and OpenAPI body"
