@@ -206,7 +206,7 @@ def test_openapi_body_in_json_keeps_layout_and_moves_one_operation(tmp_path, cap
     monkeypatch.chdir(work)
     out = tmp_path / "change.diff"
     code, printed, err = run(capsys, "patch-template", "--plan", str(plan), "--template", OPENAPI_BODY.name,
-                             "--endpoint", "GET /pets/{petId}", "--out", str(out))
+                             "--endpoint", "GET /pets/{petId}", "--out", str(out), "--ttl", "120")
     assert code == 0, err
     assert "wrote" in printed and "GET /pets/{petId}" in printed
     diff = out.read_text()
@@ -225,7 +225,9 @@ def test_openapi_body_in_json_keeps_layout_and_moves_one_operation(tmp_path, cap
     assert list(body_after["components"]["securitySchemes"]) == ["PetsAuth", AUTHORIZER_NAME]
     scheme = body_after["components"]["securitySchemes"][AUTHORIZER_NAME]
     assert scheme["x-amazon-apigateway-authtype"] == "custom"
-    assert scheme["x-amazon-apigateway-authorizer"]["type"] == "request"
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert (authorizer["type"], authorizer["authorizerResultTtlInSeconds"]) == ("request", 120)
+    assert authorizer["identitySource"].replace(" ", "") == IDENTITY_SOURCE
     assert body_after["paths"]["/pets"] == body_before["paths"]["/pets"]
     assert list(body_after["paths"]["/pets/{petId}"]["get"]) == list(body_before["paths"]["/pets/{petId}"]["get"])
     permission = after["Resources"][f"{AUTHORIZER_NAME}Permission"]["Properties"]
