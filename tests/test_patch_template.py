@@ -197,6 +197,11 @@ def test_cloudformation_methods_keep_comments_and_order_and_lint_clean(tmp_path,
     code, again, err = run(capsys, "patch-template", "--plan", str(plan), "--template", CFN_YAML.name, "--ttl", "60")
     assert code == 0 and again == "", again
     assert "already on the avp-migrate authorizer: GET /pets" in err
+    # Another TTL changes that line only.
+    code, again, err = run(capsys, "patch-template", "--plan", str(plan), "--template", CFN_YAML.name, "--ttl", "90")
+    assert code == 0, err
+    assert changed_lines(again) == (["      AuthorizerResultTtlInSeconds: 60"],
+                                    ["      AuthorizerResultTtlInSeconds: 90"])
 
 
 def test_openapi_body_in_json_keeps_layout_and_moves_one_operation(tmp_path, capsys, monkeypatch):
@@ -300,3 +305,32 @@ def test_ttl_bounds_are_accepted(tmp_path, capsys, monkeypatch, ttl):
     code, diff, err = run(capsys, "patch-template", "--plan", str(plan), "--template", CFN_YAML.name, "--ttl", ttl)
     assert code == 0, err
     assert f"+      AuthorizerResultTtlInSeconds: {ttl}\n" in diff
+
+
+def test_sam_definition_body_gets_the_security_in_the_body(tmp_path, capsys, monkeypatch):
+    """With its own DefinitionBody, SAM does not apply an event's Auth (push.py): the body's operation changes."""
+    template = FIXTURES / "sam-definition-body.yaml"
+    parameters = ("--parameter", "UserPool=us-east-1_Abc123", "--parameter", f"PetsApi={API_ID}")
+    plan = make_plan(tmp_path / "p", capsys, template, *parameters, *IDENTITY)
+    work = workdir_with(tmp_path, template)
+    monkeypatch.chdir(work)
+    code, out, err = run(capsys, "patch-template", "--plan", str(plan), "--template", template.name,
+                         "--endpoint", "GET /pets", *parameters, "--output", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["form"], result["file"], result["moved"], result["skipped"]) == \
+        ("SAM", template.name, ["GET /pets"], {})
+    removed, added = changed_lines(result["diff"])
+    assert removed == ["                - PetsAuth: [pets/read]  # readers and writers"]
+    assert added[-1] == f"                - {AUTHORIZER_NAME}: []"
+    apply_patch(work, result["diff"])
+    patched = work / template.name
+    moved = methods_of(rescan(tmp_path, capsys, patched))
+    assert moved["GET /pets"] == MOVED
+    assert moved["POST /pets"] == ("COGNITO_USER_POOLS", ("PetsAuth", "COGNITO_USER_POOLS"), ("pets/write",))
+    assert cfn_lint(patched) == []
+    resources = json.loads(sam_transform(patched, tmp_path).read_text())["Resources"]
+    assert f"PetsApi{AUTHORIZER_NAME}AuthorizerPermission" in resources
+    paths = resources["PetsApi"]["Properties"]["Body"]["paths"]
+    assert paths["/pets"]["get"]["security"] == [{AUTHORIZER_NAME: []}]
+    assert paths["/pets"]["post"]["security"] == [{"PetsAuth": ["pets/write"]}]

@@ -33,6 +33,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                         help="move only this route, e.g. 'GET /pets' (repeatable; default: every migrated route)")
     parser.add_argument("--ttl", type=int, default=300, metavar="SECONDS",
                         help="API Gateway's authorizer result cache, 0-3600 (default 300)")
+    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="a value the template needs, as `scan --template --parameter` took it (repeatable)")
     parser.add_argument("--out", metavar="FILE", help="write the diff to FILE instead of printing it")
     parser.set_defaults(run=run)
 
@@ -40,8 +42,10 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from migrate.fileio import atomic_write_text
     from migrate.iac.patch_template import patch_template
+    from migrate.scan.iac import parse_parameters
 
-    result = patch_template(args.plan, args.template, endpoints=tuple(args.endpoint), ttl=args.ttl)
+    result = patch_template(args.plan, args.template, endpoints=tuple(args.endpoint), ttl=args.ttl,
+                            parameters=parse_parameters(args.parameter))
     if args.out and result.form != "CDK":
         out = Path(args.out)
         if out.resolve() == Path(args.template).resolve():

@@ -35,6 +35,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ class PatchResult:
 
 
 def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] = (), ttl: int = 300,
-                   cwd: Path | None = None) -> PatchResult:
+                   parameters: Mapping[str, str] | None = None, cwd: Path | None = None) -> PatchResult:
+    """``parameters``: the ``--parameter`` values the scan was given, so that the template reads as it did then
+    (scopes built from parameters, conditions): each method's authorization is compared with the plan's."""
     if not 0 <= ttl <= MAX_TTL:
         raise UserError(f"must be between 0 and {MAX_TTL} seconds (API Gateway's limit), got {ttl}", where="--ttl")
     plan = load_plan(plan_dir)
@@ -104,14 +107,15 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
     if api_type not in {SERVERLESS_API, REST_API}:
         raise UserError(f"not the plan's API: no REST API {logical!r} in the template (the plan in {plan.folder} is "
                         f"for API {plan.api_id} {plan.api_name!r})", where=where)
-    api = next((a for a in read_template(path).apis if a.id == logical), None)
+    # Matched by logical id (the source), not by id: with --parameter LOGICAL=ID the read API carries the deployed id.
+    api = next((a for a in read_template(path, parameters).apis if a.source == f"template:{where}#{logical}"), None)
     if api is None or not api.methods:
         raise UserError(f"API {logical} has no methods in the template: nothing to move", where=where)
     if not selected:
         raise UserError(f"no methods to move: the plan's routes are all blocked ({', '.join(skipped) or 'none'})"
                         if skipped else "no methods to move: the plan migrates no route", where=str(plan.folder))
     result = PatchResult(form="", display_name=_display_name(path, cwd or Path.cwd()), skipped=skipped)
-    located = _locate(api, selected, where, result)
+    located, already = _locate(api, selected, where, result)
     function_export = export_name(plan.api_id, plan.stage, OUTPUT_FUNCTION_ARN)
     if not _DEPLOYED_API_ID.match(plan.api_id):
         result.notes.append(
@@ -132,7 +136,7 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
         result.form = "SAM"
         editor.sam(located)
     else:
-        result.form = editor.rest_api(located)
+        result.form = editor.rest_api(located, already)
         result.notes.append(
             "the stage serves methods as its deployment froze them: CloudFormation does not redeploy a stage when "
             "only methods change, so give the stage a new deployment (a new AWS::ApiGateway::Deployment logical id, "
@@ -167,9 +171,11 @@ def _is_cdk(resource: Any) -> bool:
 
 
 def _locate(api: RestApi, selected: list[PlannedRoute], where: str, result: PatchResult
-            ) -> list[tuple[PlannedRoute, Method]]:
+            ) -> tuple[list[tuple[PlannedRoute, Method]], list[tuple[PlannedRoute, Method]]]:
+    """The selected methods to move, and those already on the avp-migrate authorizer (whose authorizer a run
+    still writes: a new --ttl changes it)."""
     methods = {f"{m.http_method} {m.path}": m for m in api.methods}
-    located = []
+    located, already = [], []
     for route in selected:
         method = methods.get(route.route)
         if method is None:
@@ -177,6 +183,7 @@ def _locate(api: RestApi, selected: list[PlannedRoute], where: str, result: Patc
                             "(another template, or it changed since the scan: scan and plan again)", where=where)
         if method.authorizer_id == AUTHORIZER_NAME:
             result.already.append(route.route)
+            already.append((route, method))
             continue
         if (method.authorization_type, tuple(sorted(method.authorization_scopes))) != \
                 (route.authorization_type, tuple(sorted(route.scopes))):
@@ -185,7 +192,7 @@ def _locate(api: RestApi, selected: list[PlannedRoute], where: str, result: Patc
                             f"{sorted(route.scopes)}: it changed since the scan (scan and plan again)", where=where)
         located.append((route, method))
         result.moved.append(route.route)
-    return located
+    return located, already
 
 
 def unified_diff(before: str, after: str, name: str) -> str:
@@ -230,8 +237,8 @@ class _Editor:
             if names:
                 identity[key] = self.t.sequence(names)
         identity["ReauthorizeEvery"] = self.ttl
-        authorizers[AUTHORIZER_NAME] = self.t.mapping({
-            "FunctionArn": self.function_arn(), "FunctionPayloadType": "REQUEST", "Identity": identity})
+        _put(authorizers, AUTHORIZER_NAME, self.t.mapping({
+            "FunctionArn": self.function_arn(), "FunctionPayloadType": "REQUEST", "Identity": identity}))
         analysis_props = self.analysis["Resources"][self.logical].get("Properties") or {}
         body_only = analysis_props.get("DefinitionBody") is not None and not analysis_props.get("MergeDefinitions")
         events = self.sam_events()
@@ -267,51 +274,61 @@ class _Editor:
 
     # --- API Gateway resources and bodies ---
 
-    def rest_api(self, located: list[tuple[PlannedRoute, Method]]) -> str:
+    def rest_api(self, located: list[tuple[PlannedRoute, Method]], already: list[tuple[PlannedRoute, Method]]
+                 ) -> str:
         on_methods = [(r, m) for r, m in located if _type_of(self.analysis, m.resource_id) == METHOD]
         in_body = [(r, m) for r, m in located if (r, m) not in on_methods]
+        already_on_methods = [(r, m) for r, m in already if _type_of(self.analysis, m.resource_id) == METHOD]
+        already_in_body = [(r, m) for r, m in already if (r, m) not in already_on_methods]
         body = (self.resources[self.logical].get("Properties") or {}).get("Body")
-        if in_body and not isinstance(body, dict):
+        if (in_body or already_in_body) and not isinstance(body, dict):
             raise UserError(f"route {in_body[0][0].route}: not an AWS::ApiGateway::Method of the template nor an "
                             f"operation of {self.logical}'s Body: not patched", where=self.where)
         rest_api_id = None
+        for _, method in already_on_methods:
+            rest_api_id = rest_api_id or self.t.copy(self.resources[method.resource_id]["Properties"]["RestApiId"])
         for _, method in on_methods:
             props = self.resources[method.resource_id]["Properties"]
             rest_api_id = rest_api_id if rest_api_id is not None else self.t.copy(props["RestApiId"])
             _set_after(props, "AuthorizationType", "CUSTOM", None)
             _set_after(props, "AuthorizerId", self.t.ref(AUTHORIZER_NAME), "AuthorizationType")
             props.pop("AuthorizationScopes", None)
-        if on_methods:
+        if on_methods or already_on_methods:
             self.add_resource(AUTHORIZER_NAME, "AWS::ApiGateway::Authorizer", {
                 "Name": AUTHORIZER_NAME, "RestApiId": rest_api_id, "Type": "REQUEST",
                 "AuthorizerUri": self.invoke_uri(), "IdentitySource": IDENTITY_SOURCE,
                 "AuthorizerResultTtlInSeconds": self.ttl})
-        if in_body:
+        if in_body or already_in_body:
             self.add_scheme(body)
             for route, method in in_body:
                 self.body_operation(body, route, method)
         # What API Gateway presents when it invokes the authorizer: .../authorizers/<authorizer id> (developer
         # guide, Lambda authorizers, "lambda add-permission ... --source-arn"); a Body's authorizer has no id the
         # template can name, hence "*" there (as SAM does for its authorizers).
-        source = _SOURCE_ARN + ("*" if in_body else "${" + AUTHORIZER_NAME + "}")
+        body_too = bool(in_body or already_in_body)
+        source = _SOURCE_ARN + ("*" if body_too else "${" + AUTHORIZER_NAME + "}")
         self.add_resource(PERMISSION_NAME, "AWS::Lambda::Permission", {
             "Action": "lambda:InvokeFunction", "FunctionName": self.function_arn(),
             "Principal": "apigateway.amazonaws.com",
             # A copy per use: one node in two places would be written as a YAML anchor and alias.
             "SourceArn": self.t.sub(source, {"ApiId": self.t.copy(rest_api_id) if rest_api_id is not None
                                              else self.t.ref(self.logical)})})
-        return "CloudFormation" if on_methods and not in_body else "OpenAPI body" if in_body and not on_methods \
-            else "CloudFormation and OpenAPI body"
+        methods_too = bool(on_methods or already_on_methods)
+        return "CloudFormation and OpenAPI body" if methods_too and body_too else \
+            "OpenAPI body" if body_too else "CloudFormation"
 
     def add_resource(self, logical: str, kind: str, props: dict[str, Any]) -> None:
         resource = self.t.mapping({"Type": kind, "Properties": self.t.mapping(props)})
         keys = list(self.resources)
         if logical in self.resources:
-            self.resources[logical] = resource
+            _put(self.resources, logical, resource)
         elif self.t.is_yaml:
             # Next to the API, where a reviewer looks for it, rather than after the template's last resource.
-            self.resources.insert(keys.index(self.logical) + 1 + (logical == PERMISSION_NAME
-                                                                  and AUTHORIZER_NAME in keys), logical, resource)
+            position = keys.index(self.logical) + 1 + (logical == PERMISSION_NAME and AUTHORIZER_NAME in keys)
+            self.resources.insert(position, logical, resource)
+            if position < len(keys) and logical == PERMISSION_NAME:
+                # The blank line that separated the API from the next resource now precedes ours: one more after.
+                self.resources.yaml_set_comment_before_after_key(keys[position], before="\n")
         else:
             _set_after(self.resources, logical, resource,
                        AUTHORIZER_NAME if logical == PERMISSION_NAME and AUTHORIZER_NAME in keys else self.logical)
@@ -327,7 +344,7 @@ class _Editor:
             schemes = components.setdefault("securitySchemes", self.t.mapping())
         else:
             schemes = body.setdefault("securityDefinitions", self.t.mapping())
-        schemes[AUTHORIZER_NAME] = scheme
+        _put(schemes, AUTHORIZER_NAME, scheme)
 
     def body_operation(self, body: Any, route: PlannedRoute, method: Method) -> None:
         item = (body.get("paths") or {}).get(route.path)
@@ -354,6 +371,29 @@ class _Editor:
 def _type_of(analysis: dict[str, Any], logical: str | None) -> str | None:
     resource = analysis["Resources"].get(logical) if logical else None
     return resource.get("Type") if isinstance(resource, dict) else None
+
+
+def _plain(node: Any) -> Any:
+    """A value without its YAML presentation (comments, style), its tags kept: for telling a real change."""
+    tag = getattr(getattr(node, "tag", None), "value", None)  # ruamel's Tag; None for plain values and JSON
+    if isinstance(node, dict):
+        value: Any = {k: _plain(v) for k, v in node.items()}
+    elif isinstance(node, list):
+        value = [_plain(v) for v in node]
+    else:
+        value = getattr(node, "value", node)
+    return {str(tag): value} if tag and str(tag).startswith("!") else value
+
+
+def _put(target: Any, key: str, value: Any) -> None:
+    """Set ``target[key]``, changing only what differs when it is there already (a second run of patch-template
+    on a patched template leaves the file, its comments and blank lines included, as it was)."""
+    current = target.get(key)
+    if isinstance(current, dict) and isinstance(value, dict):
+        for sub_key, sub_value in value.items():
+            _put(current, sub_key, sub_value)
+    elif key not in target or _plain(current) != _plain(value):
+        target[key] = value
 
 
 def _set_after(target: Any, key: str, value: Any, after: str | None) -> None:
