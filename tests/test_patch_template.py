@@ -258,6 +258,7 @@ def test_cdk_output_gets_guidance_not_a_patch(tmp_path, capsys):
     assert "authorizationType: apigateway.AuthorizationType.CUSTOM" in printed
     assert re.search(r"GET /pets \s+construct PetsStack/PetsApi/Default/pets/GET\n", printed), printed
     assert "construct PetsStack/PetsApi/Default/health/GET" not in printed  # not migrated: stays as it is
+    assert "defaultMethodOptions on the RestApi instead: not here, it would also move GET /health" in printed
 
 
 def test_bad_inputs_are_one_line_errors_and_the_template_is_untouched(tmp_path, capsys, monkeypatch):

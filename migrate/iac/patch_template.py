@@ -125,7 +125,9 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
             f"{logical}=<rest api id>, then plan again; the export name {function_export} changes with it)")
     if any(_is_cdk(r) for r in resources.values()):
         result.form = "CDK"
-        result.guidance = _cdk_guidance(resources, logical, located, function_export, ttl)
+        staying = [f"{m.http_method} {m.path}" for m in api.methods
+                   if f"{m.http_method} {m.path}" not in {r.route for r, _ in located + already}]
+        result.guidance = _cdk_guidance(resources, logical, located, staying, function_export, ttl)
         return result
     editable = EditableTemplate.load(text, where)
     if not editable.exact:
@@ -425,8 +427,8 @@ def _construct_path(resources: dict[str, Any], api_logical: str, method: Method)
 
 
 def _cdk_guidance(resources: dict[str, Any], api_logical: str, located: list[tuple[PlannedRoute, Method]],
-                  function_export: str, ttl: int) -> str:
-    sources = ", ".join(f"apigateway.IdentitySource.{_cdk_source(s)}" for s in IDENTITY_SOURCE.split(","))
+                  staying: list[str], function_export: str, ttl: int) -> str:
+    sources = ",\n      ".join(f"apigateway.IdentitySource.{_cdk_source(s)}" for s in IDENTITY_SOURCE.split(","))
     lines = [
         "This template is AWS CDK output (aws:cdk:path metadata): cdk.out is generated, so it is not patched.",
         "Change the CDK app instead (TypeScript shown; other languages take the same construct calls):",
@@ -437,14 +439,18 @@ def _cdk_guidance(resources: dict[str, Any], api_logical: str, located: list[tup
         "  const avpMigrateFunction = lambda.Function.fromFunctionAttributes(this, 'AvpMigrateFunction', {",
         f"    functionArn: cdk.Fn.importValue('{function_export}'), sameEnvironment: true }});",
         f"  const avpMigrateAuthorizer = new apigateway.RequestAuthorizer(this, '{AUTHORIZER_NAME}', {{",
-        f"    handler: avpMigrateFunction, identitySources: [{sources}],",
+        "    handler: avpMigrateFunction,",
+        f"    identitySources: [{sources}],",
         f"    resultsCacheTtl: cdk.Duration.seconds({ttl}) }});",
         "",
         "Then, for each method below, give its addMethod call the authorizer (its integration unchanged; its",
         "authorizationScopes removed: a Lambda authorizer has none):",
         "  resource.addMethod(VERB, integration, { authorizer: avpMigrateAuthorizer,",
         "    authorizationType: apigateway.AuthorizationType.CUSTOM });",
-        "(or, when every method of the API moves, defaultMethodOptions on the RestApi). Methods to move:",
+        # defaultMethodOptions reaches every method of the RestApi: right only when they all move.
+        "(defaultMethodOptions on the RestApi instead: not here, it would also move " + ", ".join(staying) + ")."
+        if staying else "(or defaultMethodOptions on the RestApi: every method of the API moves).",
+        "Methods to move:",
     ]
     lines += [f"  {route.route:<28} construct {_construct_path(resources, api_logical, method)}"
               for route, method in located]
