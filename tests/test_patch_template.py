@@ -335,3 +335,29 @@ def test_sam_definition_body_gets_the_security_in_the_body(tmp_path, capsys, mon
     paths = resources["PetsApi"]["Properties"]["Body"]["paths"]
     assert paths["/pets"]["get"]["security"] == [{AUTHORIZER_NAME: []}]
     assert paths["/pets"]["post"]["security"] == [{"PetsAuth": ["pets/write"]}]
+
+
+def test_a_plan_from_a_live_scan_names_the_api_by_parameter_and_crlf_files_keep_their_line_ends(
+        tmp_path, capsys, monkeypatch):
+    plan = make_plan(tmp_path / "p", capsys, CFN_YAML, "--parameter", "UserPool=us-east-1_Abc123",
+                     "--parameter", f"PetsApi={API_ID}", *IDENTITY)
+    # As a live scan records it: the API known by its id, not by a template's logical id.
+    snapshot = plan / "inventory.json"
+    snapshot.write_text(snapshot.read_text().replace(f"template:{CFN_YAML}#PetsApi", "apigateway"))
+    work = workdir_with(tmp_path, CFN_YAML)
+    monkeypatch.chdir(work)
+    crlf = CFN_YAML.read_text().replace("\n", "\r\n")
+    (work / CFN_YAML.name).write_bytes(crlf.encode())
+    code, _, err = run(capsys, "patch-template", "--plan", str(plan), "--template", CFN_YAML.name)
+    assert code == 1 and f"name the API's logical id with --parameter LOGICAL_ID={API_ID}" in err
+    code, diff, err = run(capsys, "patch-template", "--plan", str(plan), "--template", CFN_YAML.name,
+                          "--parameter", f"PetsApi={API_ID}")
+    assert code == 0, err
+    removed, _ = changed_lines(diff)
+    assert len(removed) == 10  # the three methods' lines, not the whole file
+    body = [line for line in diff.split("\n")[2:] if line.startswith(("+", "-", " "))]
+    assert body and all(line.endswith("\r") for line in body)
+    apply_patch(work, diff)
+    patched = (work / CFN_YAML.name).read_bytes().decode()
+    assert patched.count("\r\n") == patched.count("\n")
+    assert methods_of(rescan(tmp_path, capsys, work / CFN_YAML.name))["GET /pets"] == MOVED

@@ -94,7 +94,8 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
     path = Path(template)
     where = str(path)
     text = read_text(path, where, "template")
-    logical = _api_logical_id(PlanFolder.open(plan_dir), plan.api_id)
+    parameters = dict(parameters or {})
+    logical = _api_logical_id(PlanFolder.open(plan_dir), plan.api_id, parameters)
     analysis = load_document(text, where)
     if not isinstance(analysis, dict) or not isinstance(analysis.get("Resources"), dict):
         raise UserError("not a CloudFormation template: no 'Resources' mapping", where=where)
@@ -106,7 +107,8 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
                         where=where)
     if api_type not in {SERVERLESS_API, REST_API}:
         raise UserError(f"not the plan's API: no REST API {logical!r} in the template (the plan in {plan.folder} is "
-                        f"for API {plan.api_id} {plan.api_name!r})", where=where)
+                        f"for API {plan.api_id} {plan.api_name!r}; planned from a live scan? name the API's logical "
+                        f"id with --parameter LOGICAL_ID={plan.api_id})", where=where)
     # Matched by logical id (the source), not by id: with --parameter LOGICAL=ID the read API carries the deployed id.
     api = next((a for a in read_template(path, parameters).apis if a.source == f"template:{where}#{logical}"), None)
     if api is None or not api.methods:
@@ -129,7 +131,9 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
                    if f"{m.http_method} {m.path}" not in {r.route for r, _ in located + already}]
         result.guidance = _cdk_guidance(resources, logical, located, staying, function_export, ttl)
         return result
-    editable = EditableTemplate.load(text, where)
+    # Windows line ends: edited as "\n" (ruamel writes "\n"), given back as they were, so only changed lines differ.
+    crlf = "\r\n" in text
+    editable = EditableTemplate.load(text.replace("\r\n", "\n") if crlf else text, where)
     if not editable.exact:
         result.notes.append("note: the file's layout could not be reproduced exactly: the diff also shows unchanged "
                             "lines re-indented or re-quoted; review them")
@@ -147,16 +151,19 @@ def patch_template(plan_dir: str, template: str, *, endpoints: tuple[str, ...] =
                         f"exports {function_export}; every moved route starts in shadow (the scope rule still "
                         "decides, AVP's answer is logged); cut over with `avp-migrate cutover`, no template change")
     patched = editable.dump()
+    patched = patched.replace("\n", "\r\n") if crlf else patched
     result.diff = unified_diff(text, patched, result.display_name)
     return result
 
 
-def _api_logical_id(folder: PlanFolder, api_id: str) -> str:
-    """The template logical id the plan's API was read from (``scan --template`` records ``template:PATH#ID``)."""
+def _api_logical_id(folder: PlanFolder, api_id: str, parameters: Mapping[str, str]) -> str:
+    """The template logical id the plan's API was read from (``scan --template`` records ``template:PATH#ID``);
+    for a plan made from a live scan, the logical id ``--parameter LOGICAL_ID=API_ID`` names (as scan takes it)."""
     for api in folder.snapshot().apis:
         if api.id == api_id and api.source.startswith("template:") and "#" in api.source:
             return api.source.rsplit("#", 1)[1]
-    return api_id
+    named = [key for key, value in parameters.items() if value == api_id and "::" not in key and "." not in key]
+    return named[0] if len(named) == 1 else api_id
 
 
 def _display_name(path: Path, cwd: Path) -> str:
