@@ -361,3 +361,27 @@ def test_a_plan_from_a_live_scan_names_the_api_by_parameter_and_crlf_files_keep_
     patched = (work / CFN_YAML.name).read_bytes().decode()
     assert patched.count("\r\n") == patched.count("\n")
     assert methods_of(rescan(tmp_path, capsys, work / CFN_YAML.name))["GET /pets"] == MOVED
+
+
+@pytest.mark.parametrize("layout", [(2, 4, 2), (2, 2, 0), (4, 4, 0), (4, 6, 4), (3, 3, 0), (4, 4, 2)])
+def test_the_files_own_yaml_indentation_is_found(layout):
+    from migrate.iac.template_text import EditableTemplate, _dump_yaml, _yaml
+
+    text = _dump_yaml(_yaml((2, 4, 2)).load(CFN_YAML.read_text()), layout)
+    assert EditableTemplate.load(text, "x").exact
+
+
+def test_a_layout_that_cannot_be_reproduced_is_said(tmp_path, capsys, monkeypatch):
+    plan = make_plan(tmp_path / "p", capsys, CFN_YAML, "--parameter", "UserPool=us-east-1_Abc123",
+                     "--parameter", f"PetsApi={API_ID}", *IDENTITY)
+    work = workdir_with(tmp_path, CFN_YAML)
+    monkeypatch.chdir(work)
+    mixed = CFN_YAML.read_text().replace(  # one list with its dashes flush with the key, the others indented
+        "      ExplicitAuthFlows:\n        - ALLOW_USER_SRP_AUTH\n        - ALLOW_REFRESH_TOKEN_AUTH\n",
+        "      ExplicitAuthFlows:\n      - ALLOW_USER_SRP_AUTH\n      - ALLOW_REFRESH_TOKEN_AUTH\n")
+    (work / CFN_YAML.name).write_text(mixed)
+    code, diff, err = run(capsys, "patch-template", "--plan", str(plan), "--template", CFN_YAML.name)
+    assert code == 0, err
+    assert "the file's layout could not be reproduced exactly" in err
+    apply_patch(work, diff)
+    assert methods_of(rescan(tmp_path, capsys, work / CFN_YAML.name))["GET /pets"] == MOVED

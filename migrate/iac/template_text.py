@@ -26,8 +26,7 @@ from ruamel.yaml.tag import Tag
 
 from migrate.errors import UserError
 
-# (mapping indent, sequence indent, dash offset): "- item" under its key, indented by 2, then flush with the key.
-_LAYOUTS = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0), (2, 4, 0), (4, 2, 0))
+_FIRST_NESTED = re.compile(r"^[^\s#][^\n]*:\s*\n(?:\s*(?:#[^\n]*)?\n)*( +)[^\s#-]", re.M)
 _JSON_INDENT = re.compile(r"^\{\s*\n([ \t]+)\S", re.S)
 
 
@@ -56,7 +55,7 @@ class EditableTemplate:
             template.exact = template.dump() == text
             return template
         best: tuple[int, tuple[int, int, int], Any] | None = None
-        for layout in _LAYOUTS:
+        for layout in _layouts(text):
             try:
                 document = _yaml(layout).load(text)
             except YAMLError as exc:
@@ -114,6 +113,19 @@ class EditableTemplate:
     @staticmethod
     def copy(node: Any) -> Any:
         return copy.deepcopy(node)
+
+
+def _layouts(text: str) -> list[tuple[int, int, int]]:
+    """(mapping indent, sequence indent, dash offset) to try, the file's own mapping indent first: for each, the
+    dash flush with its key ("key:\n- a"), indented like a key ("key:\n  - a") or by 2 less."""
+    found = _FIRST_NESTED.search(text)
+    widths = [len(found.group(1))] if found else []
+    layouts: list[tuple[int, int, int]] = []
+    for width in [*widths, 2, 4]:
+        for layout in ((width, width + 2, width), (width, width, 0), (width, width, max(width - 2, 0))):
+            if layout not in layouts:
+                layouts.append(layout)
+    return layouts
 
 
 def _yaml(layout: tuple[int, int, int]) -> YAML:
