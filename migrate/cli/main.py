@@ -146,7 +146,20 @@ class _ClosedPipeGuard:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from migrate.cli import cutover, demo, deploy, iam_policy, local, package, plan, probe, report, scan, verify
+    from migrate.cli import (
+        cutover,
+        demo,
+        deploy,
+        iam_policy,
+        local,
+        package,
+        patch_template,
+        plan,
+        probe,
+        report,
+        scan,
+        verify,
+    )
 
     parser = Parser(
         prog="avp-migrate",
@@ -161,12 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     offline = argparse.ArgumentParser(add_help=False)
     _output_option(offline, suppress_defaults=True)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (scan, plan, verify, package, deploy, report, local, demo, probe, cutover, iam_policy):
-        module.register(verbs, offline if module in (plan, verify) else common)
+    for module in (scan, plan, verify, package, patch_template, deploy, report, local, demo, probe, cutover,
+                   iam_policy):
+        module.register(verbs, offline if module in (plan, verify, patch_template) else common)
     return parser
 
 
-OFFLINE_COMMANDS = ("plan", "verify")
+OFFLINE_COMMANDS = ("plan", "verify", "patch-template")
 AWS_OPTIONS = (("profile", "--profile"), ("region", "--region"), ("endpoint_url", "--endpoint-url"))
 
 
