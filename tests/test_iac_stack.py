@@ -225,3 +225,104 @@ def test_deploy_stack_names_what_is_wrong(demo, tmp_path, capsys, problem):
                                                 ZipFile=data.getvalue())
     code, _, err = run(capsys, "deploy", "--plan", str(demo.plan), "--mode", "shadow", "--stack", STACK, "--yes")
     assert code == ExitCode.ERROR and "carries another authorizer-config.json" in err, err
+
+
+API_TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Description: the team's own API, defined by its stack (the pool lives elsewhere)
+Parameters:
+  PoolArn:
+    Type: String
+Resources:
+  # the API and its Cognito authorizer
+  PetsApi:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: PetsFromStack
+  PetsAuthorizer:
+    Type: AWS::ApiGateway::Authorizer
+    Properties:
+      Name: PetsCognito
+      Type: COGNITO_USER_POOLS
+      RestApiId: !Ref PetsApi
+      IdentitySource: method.request.header.Authorization
+      ProviderARNs:
+        - !Ref PoolArn
+  PetsResource:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref PetsApi
+      ParentId: !GetAtt PetsApi.RootResourceId
+      PathPart: pets
+  GetPets:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref PetsApi
+      ResourceId: !Ref PetsResource
+      HttpMethod: GET
+      AuthorizationType: COGNITO_USER_POOLS
+      AuthorizerId: !Ref PetsAuthorizer
+      AuthorizationScopes:
+        - MyApi/pets.read
+      Integration:
+        Type: MOCK
+"""
+
+
+def test_an_api_its_own_stack_defines_moves_by_its_template_and_deploy_stack_records_it(demo, embedded_aws, tmp_path,
+                                                                                         capsys, monkeypatch):
+    cloudformation = boto3.client("cloudformation")
+    pool_arn = demo.account.user_pool_arn
+    api_template = tmp_path / "api" / "template.yaml"
+    api_template.parent.mkdir()
+    api_template.write_text(API_TEMPLATE)
+    cloudformation.create_stack(StackName="pets-api", TemplateBody=API_TEMPLATE,
+                                Parameters=[{"ParameterKey": "PoolArn", "ParameterValue": pool_arn}])
+    api_id = next(r["PhysicalResourceId"] for r in cloudformation.describe_stack_resources(
+        StackName="pets-api")["StackResources"] if r["LogicalResourceId"] == "PetsApi")
+    boto3.client("apigateway").create_deployment(restApiId=api_id, stageName="prod")
+    # the plan of the live API, and the migration stack without an authorizer of its own
+    from migrate.awsconfig import AwsSession, AwsTarget
+    from migrate.plan import check, write_plan
+    from migrate.scan.aws import AwsScanner, ScanOptions
+    from migrate.translate import translate
+
+    inventory = AwsScanner(AwsSession(AwsTarget()), ScanOptions(api_ids=[api_id], stage="prod",
+                                                                all_users=True)).scan()
+    translation = translate(inventory)
+    plan = tmp_path / "plan"
+    write_plan(translation, check(translation), plan, inventory=inventory, inventory_path="inventory.json")
+    demo.plan = plan
+    key = package(capsys, demo, tmp_path, "v1/authorizer.zip")
+    apply_stack(demo, key, CreateAuthorizer="false")
+
+    # deploy alone stops: the API's stack would undo it
+    code, _, err = run(capsys, "deploy", "--plan", str(plan), "--mode", "shadow", "--dry-run", "--dependencies",
+                       "layers", "--layer", demo.layer)
+    assert code == ExitCode.ERROR and "patch-template" in err
+    # the team's template moves the method (its own stack update), then deploy --stack records it
+    monkeypatch.chdir(tmp_path)  # the diff names the template as given, relative to here
+    code, diff, err = run(capsys, "patch-template", "--plan", str(plan), "--template", "api/template.yaml",
+                          "--parameter", f"PetsApi={api_id}")
+    assert code == ExitCode.OK and "+      AuthorizationType: CUSTOM" in diff, diff + err
+    patch = tmp_path / "api.patch"
+    patch.write_text(diff)
+    import subprocess
+
+    subprocess.run(["patch", "-p1", "-s", "-i", str(patch)], cwd=tmp_path, check=True)
+    cloudformation.update_stack(StackName="pets-api", TemplateBody=api_template.read_text(),
+                                Parameters=[{"ParameterKey": "PoolArn", "ParameterValue": pool_arn}])
+    assert methods_of(api_id)["GET /pets"]["authorizationType"] == "CUSTOM"
+
+    monkeypatch.setenv("AVP_MIGRATE_SMOKE_PASSWORD", PASSWORD)
+    code, out, err = run(capsys, "deploy", "--plan", str(plan), "--mode", "shadow", "--stack", STACK, "--yes",
+                         "--smoke-user", "heidi", "--smoke-user", "alice")
+    assert code == ExitCode.OK, out + err
+    assert "1 moved there are recorded" in out and "signed-in user(s)" in out and "update apigateway method" not in out
+    record = json.loads((plan / "deployment.json").read_text())
+    assert list(record["methods"]) == ["GET /pets"] and record["api_owner"] == "CloudFormation"
+    code, out, err = run(capsys, "cutover", "--yes", "GET /pets", "--plan", str(plan), "--force", "--no-evidence",
+                         "--reason", "test")
+    assert code == ExitCode.OK, out + err
+    code, out, err = run(capsys, "undeploy", "--plan", str(plan), "--yes")
+    assert "revert the avp-migrate patch there" in out + err
+    assert methods_of(api_id)["GET /pets"]["authorizationType"] == "CUSTOM"  # the template's to change back

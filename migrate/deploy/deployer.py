@@ -175,10 +175,10 @@ def _plan_stack_deploy(ctx: Context, plan: PlanInput, options: DeployOptions, re
     current_env = stack.check_function(ctx, resources, plan.config_text)
     authorizer_names = stack.check_authorizer(ctx, resources)
     route_keys = tuple(sorted(AuthorizerConfig.from_json(plan.config_text).routes))
-    moving = [] if options.api_owned_by_stack else selected
+    moving = selected
     if options.api_owned_by_stack:
-        ctx.notes.append("the API is defined by a CloudFormation stack: its methods move through its own template "
-                         "(`avp-migrate patch-template`), not here")
+        # The API's own template moved its methods (patch-template): record the ones it moved, change none.
+        moving = stack.adopt_template_moves(ctx, selected, live)
     mode_plan = modes.plan_modes(ctx, [r.route for r in moving], options.mode, route_keys)
     changes = list(mode_plan.changes)
     wanted = function.fallback_for(current_env, mode_plan.document, route_keys)

@@ -106,6 +106,8 @@ class DeploymentRecord:
     # deploy --stack: the CloudFormation stack that owns the store, the function, its role and log group, the
     # authorizer and the mode parameter; undeploy then restores methods only (migrate/deploy/stack.py)
     stack_name: str = ""
+    # the API's own stack moved its methods (avp-migrate patch-template): undeploy leaves them to that template
+    api_owner: str = ""
 
 
 def record_path(plan: str | os.PathLike[str]) -> Path:

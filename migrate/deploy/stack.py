@@ -32,6 +32,8 @@ from typing import Any
 from authorizer.settings import ENV_MODES_PARAMETER, ENV_POLICY_STORE_ID
 from migrate.deploy.apigw import IDENTITY_SOURCE
 from migrate.deploy.context import Context, error_code
+from migrate.deploy.plan_input import PlannedRoute
+from migrate.deploy.record import MovedMethod, OriginalMethod
 from migrate.errors import UserError
 
 # Stack statuses with no operation in progress and resources as the last successful template left them.
@@ -170,3 +172,37 @@ def check_authorizer(ctx: Context, stack: StackResources) -> dict[str, str]:
         raise UserError(f"its authorizer {stack.authorizer_id} differs from avp-migrate's in {', '.join(wrong)}",
                         where=where)
     return names
+
+
+def adopt_template_moves(ctx: Context, selected: list[PlannedRoute], live: dict[str, Any]) -> list[PlannedRoute]:
+    """For an API its own stack defines: the selected routes whose methods that stack already put on a REQUEST
+    authorizer calling this deployment's function (`avp-migrate patch-template`), recorded as moved (their
+    original authorization from the plan) so cutover, status and the shadow report know them. deploy moves none:
+    routes the template has not moved yet are named in a note."""
+    apigw = ctx.client("apigateway")
+    ours = {a["id"] for a in apigw.get_authorizers(restApiId=ctx.names.api_id, limit=500).get("items") or []
+            if a.get("type") == "REQUEST" and a.get("authorizerUri") == ctx.names.authorizer_uri}
+    adopted, waiting, used = [], [], set()
+    for route in selected:
+        method = (live.get(route.route) or {}).get("method") or {}
+        if method.get("authorizationType") == "CUSTOM" and method.get("authorizerId") in ours:
+            used.add(method["authorizerId"])
+            adopted.append(route)
+            found = live[route.route]
+            ctx.record.methods[route.route] = MovedMethod(
+                resource_id=found["resource_id"], http_method=found["http_method"],
+                original=OriginalMethod(authorizationType=route.authorization_type, authorizerId=route.authorizer_id,
+                                        authorizationScopes=list(route.scopes)))
+        else:
+            waiting.append(route.route)
+    if len(used) > 1:
+        raise UserError(f"methods of API {ctx.names.api_id} use {len(used)} authorizers calling "
+                        f"{ctx.names.function_name} ({', '.join(sorted(used))}): keep one", where="deploy --stack")
+    if used:
+        ctx.record.authorizer_id = used.pop()
+    ctx.record.api_owner = "CloudFormation"
+    ctx.notes.append(f"the API is defined by a CloudFormation stack: its own template moves its methods "
+                     f"(`avp-migrate patch-template`); {len(adopted)} moved there are recorded"
+                     + (f"; not moved yet: {', '.join(waiting[:5])}{' ...' if len(waiting) > 5 else ''}"
+                        if waiting else ""))
+    return adopted

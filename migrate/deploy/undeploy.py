@@ -54,7 +54,13 @@ def plan_undeploy(session: AwsSession, plan_dir: str, *, keep_store: bool) -> Ch
     names = Names.make(api_id=record.api_id, stage=record.stage, region=record.region, account_id=account,
                        partition=partition_of(caller), function_name=record.function_name or None)
     ctx = Context(session=session, names=names, record=record, folder=folder, caller_arn=caller)
-    changes, stranded, restorable = _api_changes(ctx)
+    if record.api_owner:
+        # the API's own template moved the methods (patch-template): reverting that patch puts them back
+        ctx.notes.append(f"the methods belong to the API's {record.api_owner} template: revert the avp-migrate "
+                         "patch there to put them back on their original authorizers")
+        changes, stranded, restorable = [], {}, []
+    else:
+        changes, stranded, restorable = _api_changes(ctx)
     finalized = _finalize_entry(ctx)
     preamble = _what_can_be_restored(ctx, finalized, stranded, restorable) if finalized or stranded else []
     if stranded:

@@ -6,6 +6,14 @@ or PhysicalResourceId, but not both"; "A ValidationError is returned if you spec
 DescribeStackResources returns resource information for up to 90 days after the stack has been deleted". With
 no stack holding the resource it answers ValidationError "Stack for <id> does not exist". deploy's drift guard
 (:mod:`migrate.deploy.drift`) relies on it to find the stack that owns an API.
+
+Also ``Fn::ImportValue`` in a stack update: moto gives a stack created while the region had no export a private
+empty copy of the export table (``cross_stack_resources or {}``), so its later updates cannot import what other
+stacks exported since. CloudFormation resolves imports against the region's exports at update time ("Fn::
+ImportValue", template reference); the update here does too.
+
+And a resource whose ``Condition`` is false is not created, so CloudFormation does not list it; moto lists it
+without a logical id or type. Here the stack's resources are the ones that exist.
 """
 
 from __future__ import annotations
@@ -37,3 +45,20 @@ def install() -> None:
         raise ValidationError(message=f"Stack for {physical} does not exist")
 
     CloudFormationResponse.describe_stack_resources = describe_stack_resources  # type: ignore[method-assign]
+    _imports_at_update_time()
+
+
+def _imports_at_update_time() -> None:
+    from moto.cloudformation.models import Stack, cloudformation_backends
+
+    original = Stack.update
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        exports = cloudformation_backends[self.account_id][self.region_name].exports
+        self.cross_stack_resources = exports
+        self.resource_map.cross_stack_resources = exports
+        return original(self, *args, **kwargs)
+
+    Stack.update = update  # type: ignore[method-assign]
+    Stack.stack_resources = property(  # type: ignore[method-assign,assignment]
+        lambda self: [r for r in self.resource_map.values() if r is not None])

@@ -11,6 +11,11 @@
 * ``AWS::Logs::LogGroup`` updates, which moto cannot make (it drops the resource from the stack): a change of
   ``RetentionInDays`` is PutRetentionPolicy (or DeleteRetentionPolicy when removed); ``LogGroupName`` is
   create-only (replacement).
+* ``AWS::ApiGateway::Method``: moto's model drops ``AuthorizerId`` and ``AuthorizationScopes``, requires an
+  integration ``Uri`` even for MOCK, and cannot update. Here: PutMethod with every property the API reference's
+  PutMethod takes, PutIntegration when ``Integration`` is given; an update changes the method in place
+  (CloudFormation template reference: ``RestApiId``, ``ResourceId`` and ``HttpMethod`` replace the resource,
+  everything else updates it), keeping its integration when ``Integration`` is unchanged.
 * ``AWS::ApiGateway::Authorizer``: on moto's API Gateway backend. ``Ref`` is the authorizer id;
   ``RestApiId`` is create-only; other properties are updated in place (UpdateAuthorizer).
 
@@ -331,11 +336,61 @@ def _update_log_group(cls: Any, original_resource: Any, new_resource_name: str, 
     return original_resource
 
 
+def _put_method(props: dict[str, Any], account_id: str, region_name: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    backend = apigateway_backends[account_id][region_name]
+    api, resource, verb = props["RestApiId"], props["ResourceId"], props["HttpMethod"]
+    method = backend.put_method(
+        function_id=api, resource_id=resource, method_type=verb,
+        authorization_type=props.get("AuthorizationType", "NONE"), api_key_required=props.get("ApiKeyRequired"),
+        request_parameters=props.get("RequestParameters"), request_models=props.get("RequestModels"),
+        operation_name=props.get("OperationName"), authorizer_id=props.get("AuthorizerId"),
+        authorization_scopes=props.get("AuthorizationScopes"), request_validator_id=props.get("RequestValidatorId"))
+    integration = props.get("Integration")
+    if integration:
+        backend.put_integration(
+            function_id=api, resource_id=resource, method_type=verb, integration_type=integration.get("Type"),
+            uri=integration.get("Uri"), integration_method=integration.get("IntegrationHttpMethod"),
+            credentials=integration.get("Credentials"), request_templates=integration.get("RequestTemplates"),
+            passthrough_behavior=integration.get("PassthroughBehavior"),
+            request_parameters=integration.get("RequestParameters"))
+    method.rest_api_id, method.resource_id = api, resource  # for the update and delete below
+    return method
+
+
+def _create_method(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+                   **kwargs: Any) -> Any:
+    return _put_method(_props(cloudformation_json), account_id, region_name)
+
+
+def _update_method(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+                   account_id: str, region_name: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    props = _props(cloudformation_json)
+    backend = apigateway_backends[account_id][region_name]
+    old = (getattr(original_resource, "rest_api_id", None), getattr(original_resource, "resource_id", None),
+           original_resource.http_method)
+    same_place = old == (props["RestApiId"], props["ResourceId"], props["HttpMethod"])
+    integration = original_resource.method_integration if same_place and not props.get("Integration") else None
+    if all(old):
+        backend.delete_method(old[0], old[1], old[2])
+    method = _put_method(props, account_id, region_name)
+    if integration is not None:  # kept as it was: the template did not describe one
+        method.method_integration = integration
+    return method
+
+
 def install() -> None:
     """Register the types (moto finds models among CloudFormationModel's subclasses, through cached lookups)."""
     from moto.cloudformation import parsing
     from moto.logs.models import LogGroup
 
     LogGroup.update_from_cloudformation_json = classmethod(_update_log_group)  # type: ignore[method-assign,assignment]
+    from moto.apigateway.models import Method
+
+    Method.create_from_cloudformation_json = classmethod(_create_method)  # type: ignore[method-assign,assignment]
+    Method.update_from_cloudformation_json = classmethod(_update_method)  # type: ignore[method-assign,assignment]
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
