@@ -452,14 +452,16 @@ def _outputs() -> str:
 
 # Terraform's working files in terraform/ when the module is applied in place: its state above all. A new plan
 # replaces the folder (migrate.plan.write_plan); losing the state would leave every resource unmanaged.
-WORKING_FILES = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform.lock.hcl", ".terraform")
+STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform.lock.hcl")
+WORKING_DIR = ".terraform"  # providers and modules `terraform init` installed (hundreds of MB: moved, not copied)
 
 
 def keep_working_files(old: Path, new: Path) -> None:
-    """Copy Terraform's working files from the folder being replaced (``old``) into the new one."""
-    for name in WORKING_FILES:
-        source = old / name
-        if source.is_dir() and not source.is_symlink():
-            shutil.copytree(source, new / name, symlinks=True)
-        elif source.is_file():
-            shutil.copy2(source, new / name)
+    """Carry Terraform's working files from the folder being replaced (``old``) into the new one. The state is
+    copied, so the old folder keeps it until the new one is in place; ``.terraform/`` is moved (``terraform init``
+    makes it again should the re-plan fail after this)."""
+    for name in STATE_FILES:
+        if (old / name).is_file():
+            shutil.copy2(old / name, new / name)
+    if (old / WORKING_DIR).is_dir() and not (old / WORKING_DIR).is_symlink():
+        (old / WORKING_DIR).rename(new / WORKING_DIR)
