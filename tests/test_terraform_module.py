@@ -246,7 +246,7 @@ def demo_plan(_embedded_aws_session, tmp_path_factory) -> Path:
     return folder / "plan"
 
 
-HOSTILE_GROUP = 'ops-${env}-%{if x}"q"\\'  # interpolation and directive openers, a quote and a backslash
+HOSTILE_GROUP = 'ops-${env}-%{if x}"q"\\ ünï 日本'  # ${ and %{ openers, quote, backslash, non-ASCII
 
 
 def hostile_plan(out: Path) -> Path:
@@ -386,6 +386,7 @@ def test_jsonencoded_documents_are_the_trust_policy_and_the_initial_modes(demo_p
 @needs_terraform
 def test_the_module_deploys_exactly_the_plans_policy_files_and_warns_when_they_change(tmp_path):
     plan = hostile_plan(tmp_path / "plan")
+    assert terraform("fmt", "-check", "-recursive", "-no-color", ".", cwd=plan).returncode == 0
     resources = parse(plan / MODULE_DIR)["resource"]
     policy = resources[("aws_verifiedpermissions_policy", "plan")]
     static = policy["definition"][0]["static"][0]
