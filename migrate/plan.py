@@ -10,6 +10,7 @@ The plan folder (all written at once: a failed plan leaves nothing behind)::
                             source, policies; the authorizer's function, role, log group, REQUEST authorizer and
                             permission; the mode parameter and the retained ledger table (cloudformation-policies-NN
                             .json: nested stacks of policies, past CloudFormation's 1 MB or 500 resources)
+    terraform/*.tf          the same migration as a Terraform module (migrate.iac.terraform)
     plan.json               everything the reports need (format below), machine-readable
     report.md / report.html / routes.csv / report.json   the migration plan report (reports/)
     inventory.json          the inventory snapshot the plan was made from (deploy re-verifies against it)
@@ -37,9 +38,10 @@ import cedarpy
 from migrate import __version__
 from migrate.equivalence import Checker, Difference, EquivalenceResult
 from migrate.errors import UserError
+from migrate.iac.terraform import keep_working_files, module_files
 from migrate.inventory import inventory_to_dict
 from migrate.inventory.model import Inventory
-from migrate.plan_folder import PLAN_FORMAT_VERSION, SNAPSHOT, write_manifest
+from migrate.plan_folder import PLAN_FORMAT_VERSION, SNAPSHOT, TERRAFORM_DIR, write_manifest
 from migrate.translate import Translation
 from migrate.translate.cloudformation import templates
 from migrate.translate.render import file_name, policy_set_text
@@ -186,6 +188,9 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
         (staging / "authorizer-config.json").write_text(translation.authorizer_config().to_json(), encoding="utf-8")
         for name, text in templates(translation).files().items():  # the whole migration (nested when large)
             (staging / name).write_text(text, encoding="utf-8")
+        (staging / TERRAFORM_DIR).mkdir()
+        for name, text in module_files(translation).items():
+            (staging / TERRAFORM_DIR / name).write_text(text, encoding="utf-8")
         from reports.plan_report import write_plan_report
 
         write_plan_report(document, staging)
@@ -198,6 +203,7 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
         deployed = target / "deployment.json"
         if deployed.exists():
             shutil.copy2(deployed, staging / "deployment.json")
+        keep_working_files(target / TERRAFORM_DIR, staging / TERRAFORM_DIR)  # terraform state applied from there
         if target.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
             backup.rmdir()

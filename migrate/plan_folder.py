@@ -16,9 +16,12 @@ Files fall in two kinds:
   and ``cloudformation.json`` (its identity source) may be edited: deploy re-verifies them as they are on disk
   (:mod:`migrate.plan_proof`). ``plan.json`` and ``inventory.json`` (the snapshot the plan was made from, the
   ground truth of that re-verification) are records: deploy refuses them changed.
-* **derived, for people** (reports, ``schema.cedarschema``): a stale one only warns.
+* **derived, for people** (reports, ``schema.cedarschema``, the Terraform module ``terraform/*.tf``, which reads the
+  schema and policy files itself): a stale one only warns.
 
-``deployment.json`` (written by deploy) and the manifest itself are not in the manifest.
+``deployment.json`` (written by deploy), the manifest itself and Terraform's state in ``terraform/`` (written by a
+``terraform apply`` run there; kept, like ``deployment.json``, when the folder is planned again) are not in the
+manifest.
 """
 
 from __future__ import annotations
@@ -55,7 +58,11 @@ REPORTS = ("report.md", "report.html", "routes.csv", "report.json")
 SOURCES = (SCHEMA, CONFIG, CLOUDFORMATION)
 # Files deploy reads that are records of the plan: never hand-edited (plan again instead).
 RECORDS = (PLAN, SNAPSHOT)
-NOT_IN_MANIFEST = (MANIFEST, DEPLOYMENT)
+TERRAFORM_DIR = "terraform"
+# Terraform's own files in terraform/ (`terraform init`/`apply` run there); names starting with "." (.terraform/,
+# .terraform.lock.hcl) are never in the manifest.
+TERRAFORM_STATE = (f"{TERRAFORM_DIR}/terraform.tfstate", f"{TERRAFORM_DIR}/terraform.tfstate.backup")
+NOT_IN_MANIFEST = (MANIFEST, DEPLOYMENT, *TERRAFORM_STATE)
 
 
 def sha256_file(path: Path) -> str:

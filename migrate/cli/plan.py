@@ -85,7 +85,8 @@ def render(document: dict[str, Any], out: str, iac: str | None = None) -> str:
              f"{document['user_pool']['id']} to {out}/",
              f"  {len(document['policies'])} Cedar policies ({document['layout']} layout, "
              f"{document.get('store_layout', 'actions')} store layout), namespace "
-             f"{document['namespace']}; schema, authorizer-config.json, cloudformation.json, report.md, report.html",
+             f"{document['namespace']}; schema, authorizer-config.json, cloudformation.json, terraform/, "
+             "report.md, report.html",
              "  endpoints: " + ", ".join(f"{n} {status}" for status, n in summary.items()),
              f"  equivalence: {verdict}"
              f" ({eq['classes']} principal classes x {eq['routes']} routes, {eq['decisions']} Cedar decisions in "
