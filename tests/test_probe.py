@@ -89,7 +89,7 @@ def probe(capsys: Any, tmp_path: Path, handler: str, inventory: Path | None, *ex
         argv += ["--inventory", str(inventory)]
     code = main(argv)
     stdout, stderr = capsys.readouterr()
-    assert code in (0, 2), stderr
+    assert code in (0, 2, 3), stderr
     report = json.loads(stdout)
     assert json.loads(out.read_text()) == report["rules"]
     parse_rules(report["rules"])  # a valid rules document
@@ -301,7 +301,9 @@ def test_table_lookup_handler_through_boto3(capsys, tmp_path, entitlements_table
                                 users=[("bob", ["readers"], {}), ("dana", ["readers"], {}),
                                        ("ed", ["admins", "writers"], {})])
     code, report = probe(capsys, tmp_path, "table_lookup.py:lambda_handler", inventory)
-    assert code == 0
+    assert code == 3  # the rules reproduce every answer, but the answers came from a table: unproven
+    (outside,) = finding_kinds(report)["outside"]
+    assert "aws dynamodb.GetItem" in outside and "not for your users" in outside
     rules = {r["id"]: r for r in report["rules"]["rules"]}
     assert rules["group-admins"]["then"] == {"add_scopes": ["MyApi/admin", "MyApi/pets.read"]}
     assert rules["group-writers"]["then"] == {"add_scopes": ["MyApi/pets.write"]}
@@ -648,3 +650,46 @@ def test_text_output_and_exit_codes(capsys, tmp_path):
     assert "groups contractors (calls 1 and 2, error): the handler failed (KeyError: 'contractors')" in stdout
     assert stdout.rstrip().endswith("rules not written (give --out FILE)")
 
+
+
+def test_a_handler_that_reads_a_table_per_user_is_not_called_explained(capsys, tmp_path, embedded_aws):
+    """Every probed user hits the handler's "user not found" path: no rule, the same answer to every event, and
+    the calls outside the event are named; the verdict is unproven (3), never "explained"."""
+    inventory = write_inventory(tmp_path / "inv.json", groups=["admins", "readers"], clients=[MOBILE],
+                                users=[("a", ["admins"], {}), ("b", ["readers"], {})])
+    code, report = probe(capsys, tmp_path, "user_profile_table.py:handler", inventory)
+    assert code == 3 and report["rules"]["rules"] == []
+    kinds = finding_kinds(report)
+    (outside,) = kinds["outside"]
+    assert "aws dynamodb.GetItem" in outside
+    (constant,) = kinds["constant"]
+    assert "the same answer to all" in constant and "(nothing)" in constant
+    code = main(["probe", "--handler", f"{HANDLERS / 'user_profile_table.py:handler'}", "--inventory", str(inventory),
+                 "--out", str(tmp_path / "r2.json")])
+    text = capsys.readouterr().out
+    assert code == 3 and "every answer is explained" not in text
+    assert "depends on the outside world" in text and "the same answer to every event" in text
+
+
+def test_outside_calls_are_recorded_only_for_the_handlers_thread():
+    import socket
+    import threading
+
+    from migrate.probe.outside import record_outside_calls
+
+    seen_elsewhere = []
+
+    def other_thread():
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            seen_elsewhere.append(sock.connect_ex(("127.0.0.1", 9)))
+
+    with record_outside_calls() as calls:
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            sock.connect_ex(("127.0.0.1", 9))
+    assert calls == ["network 127.0.0.1:9"] and seen_elsewhere
+    assert socket.socket.connect_ex.__name__ == "connect_ex"  # restored

@@ -25,7 +25,11 @@ def run_probe(invoker: Invoker, target: ProbeTarget, *, on_call: Callable[[], No
     observations = observe(invoker, target, probes, on_call)
     derivation = derive(examples_from(observations))
     answers, mismatches = verify(derivation.ruleset, observations)
-    return ProbeReport(handler=invoker.description, coverage=coverage(target, probes), rules=derivation.document,
+    covered = coverage(target, probes)
+    if not getattr(invoker, "sees_outside", False):
+        covered.notes.append("the function runs in Lambda: what it calls outside the event (a table, a service) "
+                             "cannot be seen from here; probe its file (--handler FILE.py:FUNCTION) to see it")
+    return ProbeReport(handler=invoker.description, coverage=covered, rules=derivation.document,
                        findings=findings(derivation, observations), answers=answers, mismatches=mismatches)
 
 

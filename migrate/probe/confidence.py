@@ -133,6 +133,7 @@ def findings(derivation: Derivation, observations: Sequence[Observation]) -> lis
                                        f"table); varying: {', '.join(varying)}",
                            tuple(f"{o.probe.label}: " + " / ".join(describe_items(a.items) for a in o.answers)
                                  for o in unstable[:_EVIDENCE_SHOWN])))
+    out += _outside_world(observations)
     errors: dict[str, list[str]] = defaultdict(list)
     for observation in observations:
         for answer in observation.answers:
@@ -143,4 +144,31 @@ def findings(derivation: Derivation, observations: Sequence[Observation]) -> lis
         out.append(Finding("error", f"the handler failed for {len(events)} event{'s' if len(events) != 1 else ''} "
                                     f"({len(labels)} calls), so Cognito refuses those sign-ins: {message}",
                            _shown(events)))
+    return out
+
+
+def _outside_world(observations: Sequence[Observation]) -> list[Finding]:
+    """Answers that depend on something the events do not carry, or that no event changed."""
+    out: list[Finding] = []
+    touched = [o for o in observations if o.outside]
+    if touched:
+        counts: dict[str, int] = defaultdict(int)
+        for observation in touched:
+            for call in dict.fromkeys(observation.outside):
+                counts[call] += 1
+        calls = ", ".join(f"{call} ({n} event{'s' if n != 1 else ''})"
+                          for call, n in sorted(counts.items(), key=lambda c: (-c[1], c[0])))
+        out.append(Finding("outside", f"the handler reached outside the event in {len(touched)} of "
+                                      f"{len(observations)} events: {calls}; its answers depend on state this probe "
+                                      "cannot vary (a table, a service, a file), so the derived rules hold only for "
+                                      "that state as it was now, not for your users",
+                           _shown([f"{o.probe.label}: {', '.join(dict.fromkeys(o.outside))}" for o in touched])))
+    answered = [o for o in observations if not o.failed]
+    distinct = {frozenset.intersection(*(a.items for a in o.answers)) for o in answered}
+    if len(answered) > 1 and len(distinct) == 1:
+        (items,) = distinct
+        out.append(Finding("constant", f"the handler gave the same answer to all {len(answered)} events "
+                                       f"({describe_items(items) or 'no change'}): nothing in the events changed it, "
+                                       "so this is a rule for everyone or a fallback (a lookup that failed for every "
+                                       "probed user, say), not an explanation by groups"))
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from migrate.errors import UserError
+from migrate.probe.outside import record_outside_calls
 
 
 class HandlerFailed(Exception):
@@ -27,6 +28,8 @@ class Invoker(Protocol):
     """Something that runs the handler once for one event."""
 
     description: str
+    # True when the calls the handler makes outside the event are recorded (``last_outside`` after each invoke)
+    sees_outside: bool
 
     def invoke(self, event: dict[str, Any]) -> Any: ...
 
@@ -109,11 +112,17 @@ class InProcessInvoker:
         self._handler = handler
         self._context_name = path.stem
 
+    sees_outside = True  # what the handler calls outside the event is recorded (migrate.probe.outside)
+
     def invoke(self, event: dict[str, Any]) -> Any:
         payload = _json_copy(event, "the event")
+        self.last_outside: tuple[str, ...] = ()
         try:
-            with contextlib.redirect_stdout(sys.stderr):
-                result = self._handler(payload, LambdaContext(self._context_name))
+            with contextlib.redirect_stdout(sys.stderr), record_outside_calls() as calls:
+                try:
+                    result = self._handler(payload, LambdaContext(self._context_name))
+                finally:
+                    self.last_outside = tuple(calls)
         except (Exception, SystemExit) as exc:  # the handler's own failure is this event's answer
             raise HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
         return _json_copy(result, "the handler's result")
@@ -137,6 +146,8 @@ class LambdaInvoker:
     reference, ErrorObject). Errors that keep the function from running (not found, no permission,
     throttling after retries) are the service's and stop the probe.
     """
+
+    sees_outside = False  # it runs in Lambda: what it calls cannot be seen from here
 
     def __init__(self, client: Any, function_name: str) -> None:
         self._client = client

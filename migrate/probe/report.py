@@ -20,6 +20,7 @@ _FINDING_WORDS = {
     "identity": "depends on the user", "client": "depends on the app client",
     "trigger_source": "depends on the trigger source", "unstable": "differs between identical calls",
     "error": "handler errors", "not_expressible": "not expressible",
+    "outside": "depends on the outside world", "constant": "the same answer to every event",
 }
 
 
@@ -45,8 +46,11 @@ class ProbeReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when the derived rules reproduce every answer, 2 when they do not (see migrate.cli.main)."""
-        return 2 if self.mismatches else 0
+        """0 when the derived rules reproduce every answer, 2 when they do not, 3 (unproven) when they do but the
+        handler's answers depend on calls outside the event (see migrate.errors.ExitCode)."""
+        if self.mismatches:
+            return 2
+        return 3 if any(f.kind == "outside" for f in self.findings) else 0
 
     def to_json(self) -> dict[str, Any]:
         return {

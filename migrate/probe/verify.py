@@ -28,6 +28,7 @@ class Observation:
     probe: Probe
     event: dict[str, Any]
     answers: tuple[Answer, ...]
+    outside: tuple[str, ...] = ()  # what the handler called outside the event, over the calls (migrate.probe.outside)
 
     @property
     def failed(self) -> bool:
@@ -61,12 +62,13 @@ def observe(invoker: Invoker, target: ProbeTarget, probes: Sequence[Probe],
     observations = []
     for probe in probes:
         event = probe.event(target)
-        answers = []
+        answers, outside = [], []
         for _ in range(CALLS_PER_EVENT):
             answers.append(_call(invoker, event))
+            outside += getattr(invoker, "last_outside", ())
             if on_call is not None:
                 on_call()
-        observations.append(Observation(probe, event, tuple(answers)))
+        observations.append(Observation(probe, event, tuple(answers), tuple(outside)))
     return observations
 
 
