@@ -28,8 +28,9 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 nav.toc { border: 1px solid var(--line); border-radius: 6px; padding: 0.5rem 1rem; background: var(--head); }
-nav.toc ol { margin: 0.2rem 0; padding-left: 1.2rem; columns: 2; }
-nav.toc ol ol { columns: 1; }
+nav.toc ol { margin: 0.2rem 0; padding-left: 1.2rem; }
+nav.toc > ol { columns: 2; }
+nav.toc > ol > li { break-inside: avoid; }
 div.scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }

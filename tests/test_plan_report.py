@@ -271,6 +271,19 @@ def test_claims_backends_id_token_and_machine_to_machine(tmp_path: Path) -> None
     for route in proxies:
         assert re.search(rf"^\| {re.escape(route)} +\| unknown \(proxy\) +\|", claims, flags=re.M), route
     assert [r["route"] for r in built.json["findings"]["claims_backends"]] == ["GET /reports", *proxies]
+    # nobody checked these backends: no route status (a green "exact") beside them, but what is left to do
+    assert re.search(r"^\| GET /reports .*\| \*\*change needed\*\* +\|$", claims, flags=re.M)
+    assert all(re.search(rf"^\| {re.escape(route)} .*\| \*\*not checked\*\* +\|$", claims, flags=re.M)
+               for route in proxies)
+    assert "exact" not in claims
+
+def test_the_table_of_contents_keeps_each_section_with_its_subsections() -> None:
+    from reports.html import _CSS
+
+    # Two columns for the top level only, and a section never split from its numbered subsections: a nested list
+    # flowing across the columns restarted its numbering in the other column.
+    assert "nav.toc > ol { columns: 2; }" in _CSS and "nav.toc > ol > li { break-inside: avoid; }" in _CSS
+    assert "nav.toc ol { margin: 0.2rem 0; padding-left: 1.2rem; columns" not in _CSS
 
     id_token = built.md_section("### ID-token endpoints (1)")
     assert re.search(r"^\| GET /profile +\|", id_token, flags=re.M) and "ID-token routes: any user" in id_token
