@@ -277,14 +277,6 @@ def test_claims_backends_id_token_and_machine_to_machine(tmp_path: Path) -> None
                for route in proxies)
     assert "exact" not in claims
 
-def test_the_table_of_contents_keeps_each_section_with_its_subsections() -> None:
-    from reports.html import _CSS
-
-    # Two columns for the top level only, and a section never split from its numbered subsections: a nested list
-    # flowing across the columns restarted its numbering in the other column.
-    assert "nav.toc > ol { columns: 2; }" in _CSS and "nav.toc > ol > li { break-inside: avoid; }" in _CSS
-    assert "nav.toc ol { margin: 0.2rem 0; padding-left: 1.2rem; columns" not in _CSS
-
     id_token = built.md_section("### ID-token endpoints (1)")
     assert re.search(r"^\| GET /profile +\|", id_token, flags=re.M) and "ID-token routes: any user" in id_token
 
@@ -413,3 +405,11 @@ def test_long_lists_fold_in_html_and_are_capped_in_markdown() -> None:
     assert f"<details><summary>{len(items) - SHOWN_LINES + 1} more</summary>" in page
     assert "<details>" not in html_cell(items[:SHOWN_LINES])
     assert md_cell(items[:MAX_LINES_PER_CELL]).count("<br>") == MAX_LINES_PER_CELL - 1
+
+def test_the_table_of_contents_keeps_each_section_with_its_subsections() -> None:
+    from reports.html import _CSS
+
+    # Two columns for the top level only, and a section never split from its numbered subsections: a nested list
+    # flowing across the columns restarted its numbering in the other column.
+    assert "nav.toc > ol { columns: 2; }" in _CSS and "nav.toc > ol > li { break-inside: avoid; }" in _CSS
+    assert "nav.toc ol { margin: 0.2rem 0; padding-left: 1.2rem; columns" not in _CSS
