@@ -34,7 +34,7 @@ nav.toc > ol > li { break-inside: avoid; }
 div.scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: var(--head); white-space: nowrap; }
+th { background: var(--head); }
 tbody tr:nth-child(even) { background: color-mix(in srgb, var(--head) 65%, transparent); }
 tbody tr:hover { background: color-mix(in srgb, var(--info) 8%, transparent); }
 td { overflow-wrap: break-word; }
@@ -52,6 +52,8 @@ footer { margin-top: 3rem; color: var(--muted); font-size: 12px; }
 figure.chart { margin: 0.6rem 0 1.2rem; }
 figure.chart svg { max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
 figure.chart figcaption { color: var(--muted); font-size: 12px; }
+figure.chart .legend { display: flex; gap: 1rem; font-size: 12px; margin: 0.2rem 0; }
+figure.chart .legend .key { display: inline-flex; align-items: center; gap: 0.3rem; }
 .chart text { fill: var(--muted); } .chart line { stroke: var(--line); }
 .chart rect.ok { fill: var(--ok); } .chart rect.warn { fill: var(--warn); } .chart rect.bad { fill: var(--bad); }
 .chart rect.info { fill: var(--info); } .chart rect.muted { fill: var(--muted); }
@@ -151,6 +153,11 @@ def _chart(chart: BarChart) -> str:
             parts.append(f'<text x="{_LABEL_W + plot:.1f}" y="{axis}" text-anchor="end">'
                          f"{escape(chart.x_labels[-1])}</text>")
     parts.append("</svg>")
+    # The legend: each series' colour and name, readable without hovering a bar.
+    keys = "".join(f'<span class="key"><svg class="chart" width="10" height="10" aria-hidden="true">'
+                   f'<rect class="{escape(series.tone)}" width="10" height="10"/></svg> {escape(series.label)}</span>'
+                   for series in chart.series)
+    parts.append(f'<div class="legend">{keys}</div>')
     if chart.caption:
         parts.append(f"<figcaption>{escape(chart.caption)}</figcaption>")
     parts.append("</figure>")

@@ -229,22 +229,21 @@ def readiness_section(data: ShadowData) -> Section:
 
 
 def evidence_section(data: ShadowData) -> Section:
+    # Nine columns, each value with its rate or count beside it, so the table fits a 1400 px page (a test renders
+    # it in Chromium): shadow-routes.csv and shadow-report.json keep every figure in a column of its own.
     table = Table.of(data.routes, [
         Column("route", "Route"),
         Column("decisions", "Decisions", count),
-        Column("agreements", "Agreements", count),
-        Column("agreement_rate", "Agreement rate", rate),
+        Column(None, "Agreements (rate)", lambda r: f"{count(r['agreements'])} ({rate(r['agreement_rate'])})"),
         Column(None, "Scope allows, AVP denies",
                lambda r: count(r["disagreements"][SCOPE_ALLOW_AVP_DENY])),
         Column(None, "Scope denies, AVP allows",
                lambda r: count(r["disagreements"][SCOPE_DENY_AVP_ALLOW])),
-        Column("avp_errors", "AVP errors", count),
-        Column("avp_error_rate", "AVP error rate", rate),
-        Column(None, "AVP latency p50 / p95 / p99 (ms)",
-               lambda r: " / ".join(ms(r["latency_ms"][p]) for p in ("p50", "p95", "p99"))),
-        Column(None, "AVP calls timed", lambda r: count(r["latency_ms"]["calls"])),
-        Column("first_seen", "First seen", when),
-        Column("last_seen", "Last seen", when),
+        Column(None, "AVP errors (rate)", lambda r: f"{count(r['avp_errors'])} ({rate(r['avp_error_rate'])})"),
+        Column(None, "AVP latency p50 / p95 / p99 ms",
+               lambda r: (" / ".join(ms(r["latency_ms"][p]) for p in ("p50", "p95", "p99")),
+                          f"{count(r['latency_ms']['calls'])} calls timed")),
+        Column(None, "First / last seen", lambda r: (when(r["first_seen"]), when(r["last_seen"]))),
     ], empty="No endpoint in the records.")
     note = Paragraph.of(f"Decisions: requests with a valid token for which AVP was asked. Latency: fresh AVP calls "
                         f"(cached answers left out), failures included; {data.latency_method}.")
@@ -305,11 +304,23 @@ def errors_section(data: ShadowData) -> Section:
     return Section("avp-errors", "AVP errors", [note, table])
 
 
+def _span_with_data(routes: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The bins every chart shows: from one before the first bin with a decision, on any route, to one after the
+    last (the same span on every chart, so they compare), not the whole window (records an hour long in a 24-hour
+    window would be one bar)."""
+    busy = [i for route in routes for i, p in enumerate(route["timeline"]) if p["decisions"]]
+    if not busy:
+        return None
+    longest = max(len(route["timeline"]) for route in routes)
+    return max(0, min(busy) - 1), min(longest, max(busy) + 2)
+
+
 def timeline_section(data: ShadowData) -> Section:
     bin_text = bin_label(data.window["bin_seconds"])
     subsections = []
+    span = _span_with_data(data.routes)
     for index, route in enumerate(data.routes, start=1):
-        points = route["timeline"]
+        points = route["timeline"][span[0]:span[1]] if span else route["timeline"]
         if not points:
             continue
         if not any(p["decisions"] for p in points):
@@ -321,7 +332,9 @@ def timeline_section(data: ShadowData) -> Section:
             x_labels=tuple(when(p["start"]).replace(":00.000 UTC", " UTC") for p in points),
             series=(Series("decisions", tuple(p["decisions"] for p in points), "info"),
                     Series("disagreements", tuple(p["disagreements"] for p in points), "bad")),
-            caption=f"One bar per {bin_text}; each panel on its own scale.",
+            caption=f"One bar per {bin_text}; each panel on its own scale"
+                    + ("; zoomed to the bins that hold records" if span and (span[0] or span[1] <
+                                                                             len(route["timeline"])) else "") + ".",
         )
         subsections.append(Section(f"timeline-{index}", route["route"], [chart]))
     blocks: list[Block] = [] if subsections else [Paragraph.of("No decision to chart.")]

@@ -766,7 +766,10 @@ def test_charts_draw_bars_in_svg_and_block_characters_in_markdown():
                      (Series("decisions", (4, 0, 8), "info"), Series("disagreements", (0, 0, 1), "bad")))
     report = Report("t", [], [Section("timeline", "Over time", [chart])])
     page = render_html(report)
-    assert page.count("<rect") == 3 and "<title>10:00: 1 disagreements</title>" in page
+    # three bars, and one key per series in the legend
+    assert page.count("<rect") == 3 + 2 and "<title>10:00: 1 disagreements</title>" in page
+    legend = page[page.index('<div class="legend">'):]
+    assert legend.count('class="key"') == 2 and "decisions</span>" in legend and "disagreements</span>" in legend
     assert "max 8" in page and 'class="bad"' in page
     md = render_markdown(report)
     assert "- decisions: `▄ █` (max 8)" in md and "- disagreements: `  █` (max 1)" in md
@@ -819,3 +822,15 @@ def test_the_next_steps_cutover_line_names_the_evidence_where_it_was_written(tra
     line = next(line for line in md.splitlines() if "avp-migrate cutover" in line)
     evidence = re.search(r"--evidence (\S+?)`?$", line.strip()).group(1)
     assert evidence == "reports/today/shadow-report.json" and (tmp_path / evidence).is_file()
+
+
+def test_the_charts_zoom_to_the_bins_that_hold_records():
+    from reports.shadow_report import _span_with_data
+
+    empty = {"decisions": 0, "disagreements": 0}
+    busy = {"decisions": 5, "disagreements": 0}
+    routes = [{"timeline": [empty] * 10 + [busy, busy] + [empty] * 12},
+              {"timeline": [empty] * 11 + [busy] + [empty] * 12}]
+    assert _span_with_data(routes) == (9, 13)  # one bin of context each side, the same span for every route
+    assert _span_with_data([{"timeline": [empty] * 5}]) is None
+    assert _span_with_data([{"timeline": [busy] + [empty] * 3}]) == (0, 2)
