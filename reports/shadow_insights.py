@@ -94,6 +94,13 @@ def queries(bin_seconds: int) -> dict[str, str]:
             f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\"",
             f"| fields {_DECISION_FIELDS}, {bucket}",
             f'| filter {_DECIDED} and avp != "{NULL}" and avp != scope',
+            "| stats count(*) as records by route, bucket, scope",  # the scope decision gives the direction
+            f"| limit {QUERY_LIMIT}",
+        ]),
+        "errors_over_time": "\n".join([
+            f"filter shadow.record_version = 1 and shadow.stage != \"{TEST_INVOKE_STAGE}\"",
+            f"| fields {_DECISION_FIELDS}, {bucket}",
+            f'| filter {_DECIDED} and avp_error != "{NULL}"',
             "| stats count(*) as records by route, bucket",
             f"| limit {QUERY_LIMIT}",
         ]),
@@ -226,13 +233,17 @@ def tallies_from_results(results: dict[str, QueryResult], bin_seconds: int) -> T
         calls = _int(row.get("calls"))
         tallies.route(row.get("route")).server_latency = Latency(calls, _float(row.get("p50")), _float(row.get("p95")),
                                                                  _float(row.get("p99")))
-    for name, target in (("decisions_over_time", "decisions_at"), ("disagreements_over_time", "disagreements_at")):
+    for name, target in (("decisions_over_time", "decisions_at"), ("disagreements_over_time", "disagreements_at"),
+                         ("errors_over_time", "errors_at")):
         for row in results[name].rows:
             bucket = row.get("bucket")
             if bucket is None:
                 continue
-            counter = getattr(tallies.route(row.get("route")), target)
-            counter[epoch(parse_record_time(bucket))] += _int(row.get("records"))
+            tally = tallies.route(row.get("route"))
+            at, n = epoch(parse_record_time(bucket)), _int(row.get("records"))
+            getattr(tally, target)[at] += n
+            if name == "disagreements_over_time":
+                tally.directions_at[(at, direction_of(row.get("scope")))] += n
     for row in results["disagreement_examples"].rows:
         key = (direction_of(row.get("scope")), row.get("principal"), _list(row.get("groups")),
                _list(row.get("policies")))

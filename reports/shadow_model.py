@@ -82,6 +82,8 @@ class RouteTally:
     server_latency: Latency | None = None  # from Logs Insights
     decisions_at: Counter[int] = field(default_factory=Counter)  # bucket start (epoch s) -> decisions
     disagreements_at: Counter[int] = field(default_factory=Counter)
+    directions_at: Counter[tuple[int, str]] = field(default_factory=Counter)  # (bucket, direction) -> disagreements
+    errors_at: Counter[int] = field(default_factory=Counter)  # bucket -> decisions whose AVP call failed
     examples: dict[ExampleKey, ExampleTally] = field(default_factory=dict)
     examples_untracked: int = 0  # disagreements past MAX_EXAMPLE_KEYS distinct examples (counted, not shown)
     _keys_per_direction: Counter[str] = field(default_factory=Counter, repr=False)
@@ -108,6 +110,8 @@ class RouteTally:
         self.latencies.extend(other.latencies)
         self.decisions_at.update(other.decisions_at)
         self.disagreements_at.update(other.disagreements_at)
+        self.directions_at.update(other.directions_at)
+        self.errors_at.update(other.errors_at)
         for key, tally in other.examples.items():
             self.example(key, tally.count, tally.first_seen, tally.last_seen)
         self.examples_untracked += other.examples_untracked
@@ -324,8 +328,15 @@ def _timeline(tally: RouteTally, bin_seconds: int, buckets: list[int]) -> list[d
         decisions[at - at % bin_seconds] += n
     for at, n in tally.disagreements_at.items():
         disagreements[at - at % bin_seconds] += n
+    directions: Counter[tuple[int, str]] = Counter()
+    for (at, direction), n in tally.directions_at.items():
+        directions[(at - at % bin_seconds, direction)] += n
+    errors: Counter[int] = Counter()
+    for at, n in tally.errors_at.items():
+        errors[at - at % bin_seconds] += n
     return [{"start": record_time(datetime.fromtimestamp(b, tz=UTC)), "decisions": decisions[b],
-             "disagreements": disagreements[b]} for b in buckets]
+             "disagreements": disagreements[b], SCOPE_ALLOW_AVP_DENY: directions[(b, SCOPE_ALLOW_AVP_DENY)],
+             SCOPE_DENY_AVP_ALLOW: directions[(b, SCOPE_DENY_AVP_ALLOW)], "avp_errors": errors[b]} for b in buckets]
 
 
 def _summary(routes: list[dict[str, Any]], unrouted: int) -> dict[str, Any]:

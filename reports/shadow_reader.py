@@ -233,6 +233,9 @@ class Accumulator:
                 tally.decisions_at[at] += n
                 if avp is not None and avp != scope:
                     tally.disagreements_at[at] += n
+                    tally.directions_at[(at, direction_of(scope))] += n
+                if avp_error is not None:
+                    tally.errors_at[at] += n
         self._minutes.clear()
         return tallies
 

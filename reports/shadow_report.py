@@ -328,10 +328,15 @@ def timeline_section(data: ShadowData) -> Section:
                 Paragraph.of("No decision compared with AVP in the window.")]))
             continue
         chart = BarChart(
-            title=f"{route['route']}: decisions and disagreements per {bin_text}",
+            title=f"{route['route']}: decisions, disagreements by direction and AVP errors per {bin_text}",
             x_labels=tuple(when(p["start"]).replace(":00.000 UTC", " UTC") for p in points),
             series=(Series("decisions", tuple(p["decisions"] for p in points), "info"),
-                    Series("disagreements", tuple(p["disagreements"] for p in points), "bad")),
+                    # .get: a shadow-report.json written before the directions were charted has only the sum
+                    Series(DIRECTION_TEXT[SCOPE_ALLOW_AVP_DENY], tuple(p.get(SCOPE_ALLOW_AVP_DENY, 0) for p in points),
+                           "bad"),
+                    Series(DIRECTION_TEXT[SCOPE_DENY_AVP_ALLOW], tuple(p.get(SCOPE_DENY_AVP_ALLOW, 0) for p in points),
+                           "warn"),
+                    Series("AVP errors", tuple(p.get("avp_errors", 0) for p in points), "muted")),
             caption=f"One bar per {bin_text}; each panel on its own scale"
                     + ("; zoomed to the bins that hold records" if span and (span[0] or span[1] <
                                                                              len(route["timeline"])) else "") + ".",

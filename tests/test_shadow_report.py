@@ -414,7 +414,7 @@ def test_deploy_s_smoke_test_decisions_are_not_evidence(traffic, tmp_path, capsy
 def test_the_insights_queries_aggregate_server_side_by_route():
     texts = queries(3600)
     assert list(texts) == ["outcomes", "latency", "decisions_over_time", "disagreements_over_time",
-                           "disagreement_examples"]
+                           "errors_over_time", "disagreement_examples"]
     for name, text in texts.items():
         assert text.startswith("filter shadow.record_version = 1"), name
         assert re.search(r"\| stats count\(\*\) as \w+.* by route\b", text), name
@@ -482,10 +482,11 @@ def handwritten_results() -> dict[str, dict[str, Any]]:
                                        row(route="GET /avp", bucket="2026-11-26 09:00:00.000", records="85"),
                                        row(route="GET /scope", bucket="2026-11-26 09:00:00.000", records="301")],
                                       480.0),
-        "disagreements_over_time": answer([row(route="GET /avp", bucket="2026-11-26 08:00:00.000", records="2"),
-                                           row(route="GET /avp", bucket="2026-11-26 09:00:00.000", records="1"),
-                                           row(route="GET /scope", bucket="2026-11-26 09:00:00.000", records="1")],
-                                          480.0),
+        "disagreements_over_time": answer([
+            row(route="GET /avp", bucket="2026-11-26 08:00:00.000", scope="ALLOW", records="2"),
+            row(route="GET /avp", bucket="2026-11-26 09:00:00.000", scope="ALLOW", records="1"),
+            row(route="GET /scope", bucket="2026-11-26 09:00:00.000", scope="DENY", records="1")], 480.0),
+        "errors_over_time": answer([row(route="GET /avp", bucket="2026-11-26 09:00:00.000", records="2")], 480.0),
         "disagreement_examples": answer([
             row(route="GET /avp", scope="ALLOW", principal="us-east-1_abc|alice-sub", groups='"avp-group"',
                 policies="", records="2", first_seen="2026-11-26T08:10:00.000Z", last_seen="2026-11-26T09:00:00.000Z"),
@@ -543,6 +544,10 @@ def test_insights_results_in_the_api_shape_become_the_report_numbers():
         ("us-east-1_abc|alice-sub", ["avp-group"], 2), ("us-east-1_abc|frank-sub", ["auditors", "avp-group"], 1)]
     assert [(p["start"], p["decisions"], p["disagreements"]) for p in avp["timeline"]] == [
         ("2026-11-26T08:00:00.000Z", 80, 2), ("2026-11-26T09:00:00.000Z", 85, 1), ("2026-11-26T10:00:00.000Z", 0, 0)]
+    # the chart's disagreements by direction, and its AVP errors
+    assert [(p[ALLOW_DENY], p[DENY_ALLOW], p["avp_errors"]) for p in avp["timeline"]] == [(2, 0, 0), (1, 0, 2),
+                                                                                          (0, 0, 0)]
+    assert [(p[ALLOW_DENY], p[DENY_ALLOW]) for p in routes["GET /scope"]["timeline"]][1] == (0, 1)
     scope = routes["GET /scope"]
     assert (scope["decisions"], scope["disagreements"][DENY_ALLOW], scope["ready"]) == (301, 1, False)
     assert scope["examples"][DENY_ALLOW][0]["determining_policies"] == ["PolicyABC123"]
@@ -643,8 +648,10 @@ def emulated_insights(records: list[ShadowRecord], bin_seconds: int) -> dict[str
               for p in (50, 95, 99))]),
         "decisions_over_time": answer(group(decided, lambda r: (v(r.route), bucket(r))), ("route", "bucket"),
                                       counted),
-        "disagreements_over_time": answer(group(disagreeing, lambda r: (v(r.route), bucket(r))), ("route", "bucket"),
-                                          counted),
+        "disagreements_over_time": answer(group(disagreeing, lambda r: (v(r.route), bucket(r), v(r.scope_decision))),
+                                          ("route", "bucket", "scope"), counted),
+        "errors_over_time": answer(group([r for r in decided if r.avp_error is not None],
+                                         lambda r: (v(r.route), bucket(r))), ("route", "bucket"), counted),
         "disagreement_examples": answer(group(disagreeing, lambda r: (
             v(r.route), v(r.scope_decision), v(r.principal), ",".join(json.dumps(g) for g in r.groups),
             ",".join(json.dumps(p) for p in r.determining_policies))),
