@@ -55,7 +55,7 @@ def test_deploy_smoke_tests_with_every_user_before_moving(demo, capsys, monkeypa
     assert code == 0, err
     (smoke,) = [line for line in lines if line.startswith("note: smoke test")]
     assert smoke == ("note: smoke test passed: an invalid token got 401; 104 requests as 8 signed-in user(s) on 13 "
-                     "route(s) got plan.json's decisions (55 401, 49 ALLOW)")
+                     "route(s) got plan.json's decisions (55 denied, 49 allowed)")
 
 
 def test_test_invoke_authorizer_runs_the_deployed_function(demo, capsys):

@@ -42,6 +42,11 @@ INVALID_TOKEN = "Bearer avp-migrate-smoke-test.not-a.token"
 PASSWORD_FLOWS = {"ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"}
 MAX_LISTED = 5
 
+# In the shadow report's words (one meaning per word): the signed-in users' tokens are valid, so each answer is a
+# decision; API Gateway answers the scope rule's refusal with 401, as the Cognito authorizer does, and a policy's
+# refusal with 403 ("denied by policy"). "401 (token refused)" is kept for a token the authorizer refuses.
+OUTCOME_WORDS = {"ALLOW": "allowed", "401": "denied", "DENY": "denied by policy"}
+
 
 @dataclass(frozen=True)
 class SmokeOptions:
@@ -164,7 +169,8 @@ def run_smoke(ctx: Context, smoke: SmokePlan) -> str:
     text = "smoke test passed: an invalid token got 401"
     if smoke.users:
         text += (f"; {calls} requests as {len(smoke.users)} signed-in user(s) on {len(smoke.probes)} route(s) got "
-                 f"plan.json's decisions (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")")
+                 f"plan.json's decisions (" + ", ".join(f"{n} {OUTCOME_WORDS.get(s, s)}" for s, n in
+                                                        sorted(counts.items())) + ")")
     else:
         text += f" (no signed-in requests: give --smoke-user NAME and {PASSWORD_ENV})"
     if smoke.skipped_avp:
