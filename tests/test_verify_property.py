@@ -419,15 +419,25 @@ def test_verify_catches_exactly_the_perturbations_that_change_a_decision(world, 
         decided = avp_decisions(store, callers, verbs, config, account.region)
         changed = sorted(k for k in baseline if decided[k] != baseline[k])
         oracle_done = time.perf_counter()
-        code = main(["verify", str(world.inventory), "--plan", str(copy)])
+        code = main(["verify", str(world.inventory), "--plan", str(copy), "--output", "json"])
         out = capsys.readouterr().out
         verify_seconds = time.perf_counter() - oracle_done
-        expected = ExitCode.DIFFERENCES if changed else ExitCode.OK
+        differences = json.loads(out)["differences"]
+        # The oracle mints the real users' tokens as they are today; verify also decides the principals no real user
+        # is today (a named user in other groups, say: a per-user policy widened shows there first). Such a
+        # difference (no example user) is beyond the oracle's reach; one with real users in it is not.
+        real = [d for d in differences if d["examples"]]
+        if changed:
+            agrees = code == ExitCode.DIFFERENCES and bool(real)
+        else:
+            agrees = code == ExitCode.OK or (code == ExitCode.DIFFERENCES and not real)
         outcomes.append(f"{detail}: oracle {len(changed)} decisions changed, verify exit {code} "
-                        f"({verify_seconds:.1f}s)")
-        if code != expected:
+                        f"({len(real)} differences with real users, {len(differences) - len(real)} without; "
+                        f"{verify_seconds:.1f}s)")
+        if not agrees:
             disagreements.append(f"{detail}: oracle says {len(changed)} token x route decisions change "
-                                 f"(e.g. {changed[:3]}), verify exit {code} (expected {int(expected)})\n{out}")
+                                 f"(e.g. {changed[:3]}), verify exit {code} with {len(real)} differences naming real "
+                                 f"users\n{out[:4000]}")
     summary = (f"seed {seed} (VERIFY_PROPERTY_SEED={seed} repeats it); {len(callers)} callers x {len(verbs)} route "
                f"verbs; {world.timing}, perturbations {time.perf_counter() - started:.1f}s\n  "
                + "\n  ".join(outcomes))
