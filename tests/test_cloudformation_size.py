@@ -68,7 +68,10 @@ def test_past_500_resources_the_policies_go_into_nested_stacks(tmp_path):
     assert all(r["Properties"]["PolicyStoreId"] == {"Ref": "PolicyStoreId"}
                for child in result.children.values() for r in child["Resources"].values())
     assert "nested stack" in size_note(files) and "aws cloudformation package" in size_note(files)
-    checked = lint(*(tmp_path / name for name in files))
+    # cfn-lint on the parent and on the smallest child (the children are built alike; linting each 400-policy one
+    # would cost seconds each)
+    smallest = min(result.children, key=lambda name: len(files[name]))
+    checked = lint(tmp_path / "cloudformation.json", tmp_path / smallest)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
