@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from migrate.cli.confirm import Confirmation, command_line, this_command
+from migrate.cli.packaging import add_acceptance_options, add_packaging_options, packaging_options
 
 EXIT_CHANGES = 2
 
@@ -38,23 +39,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                         help="API Gateway's authorizer result cache, 0-3600 (default 300)")
     parser.add_argument("--function-name", metavar="NAME",
                         help="the Lambda function (default avp-migrate-authz-<api id>-<stage>)")
-    parser.add_argument("--dependencies", choices=["pip", "layers"], default="pip",
-                        help="pip (default): bundle authorizer/requirements.txt built for manylinux2014_x86_64 "
-                             "CPython 3.12; layers: bundle only our code and use --layer")
-    parser.add_argument("--layer", action="append", default=[], metavar="ARN",
-                        help="with --dependencies layers: a layer version ARN (repeatable), e.g. the Powertools "
-                             "public layer AWSLambdaPowertoolsPythonV3-python312-x86_64")
-    parser.add_argument("--wheelhouse", metavar="DIR",
-                        help="with --dependencies pip: install from the wheels in DIR only (no index)")
-    parser.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64",
-                        help="the function's architecture; dependencies are built for manylinux2014_x86_64 or "
-                             "manylinux2014_aarch64 (default x86_64)")
-    parser.add_argument("--check-python", metavar="PATH",
-                        help="the CPython 3.12 that compiles the package's bytecode and imports the package before "
-                             "deploy (default: python3.12 on PATH or under pyenv)")
-    parser.add_argument("--no-import-check", action="store_true",
-                        help="deploy even when no CPython 3.12 is at hand to import the package (recorded as a note; "
-                             "wheel tags and shared objects are still checked)")
+    add_packaging_options(parser)
     parser.add_argument("--smoke-user", action="append", default=[], metavar="NAME",
                         help="smoke-test the deployed authorizer with this user's tokens before any method moves "
                              "(repeatable; password in AVP_MIGRATE_SMOKE_PASSWORD)")
@@ -63,10 +48,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                              "allows USER_PASSWORD_AUTH)")
     parser.add_argument("--log-retention-days", type=int, default=30, metavar="DAYS",
                         help="how long the authorizer's log group keeps records (default 30)")
-    parser.add_argument("--accept", metavar="FILE",
-                        help="deploy a plan that is not proven equivalent: the acceptance `verify --plan DIR "
-                             "--write-acceptance FILE` wrote; refused unless it still matches exactly (needs --reason)")
-    parser.add_argument("--reason", metavar="TEXT", help="with --accept: why, recorded in deployment.json")
+    add_acceptance_options(parser, "deploy")
     parser.add_argument("--allow-drift", action="store_true",
                         help="change the methods of an API that a CloudFormation stack (or --managed-by) owns: its "
                              "next update will undo them unless its definition changes too")
@@ -103,17 +85,12 @@ def _session(args: argparse.Namespace) -> Any:
 
 def run_deploy(args: argparse.Namespace) -> int:
     from migrate.deploy.deployer import DeployOptions, plan_deploy
-    from migrate.deploy.package import PackageOptions
-    from migrate.deploy.package_check import CheckOptions
     from migrate.deploy.smoke import SmokeOptions
 
     confirmation = Confirmation.for_command("deploy", args, applies=not args.dry_run)
+    package, check = packaging_options(args)
     options = DeployOptions(mode=args.mode, endpoints=tuple(args.endpoint), ttl=args.ttl,
-                            function_name=args.function_name,
-                            package=PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer),
-                                                   wheelhouse=args.wheelhouse, architecture=args.architecture,
-                                                   interpreter=args.check_python),
-                            check=CheckOptions(interpreter=args.check_python, skip_import=args.no_import_check),
+                            function_name=args.function_name, package=package, check=check,
                             smoke=SmokeOptions(users=tuple(args.smoke_user), client_id=args.smoke_client),
                             log_retention_days=args.log_retention_days, accept=args.accept, reason=args.reason,
                             stack=args.stack)

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from migrate.cli.packaging import add_acceptance_options, add_packaging_options, packaging_options
 from migrate.errors import UserError
 
 
@@ -30,32 +31,15 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                     "plan's CloudFormation template (ArtifactBucket/ArtifactKey) or Terraform module.")
     parser.add_argument("--plan", required=True, metavar="DIR", help="the plan folder `avp-migrate plan` wrote")
     parser.add_argument("--out", required=True, metavar="FILE", help="the zip to write, e.g. authorizer.zip")
-    parser.add_argument("--dependencies", choices=["pip", "layers"], default="pip",
-                        help="pip (default): bundle the dependencies built for the function's platform; layers: "
-                             "bundle only our code and use --layer")
-    parser.add_argument("--layer", action="append", default=[], metavar="ARN",
-                        help="with --dependencies layers: a layer version ARN (repeatable), downloaded to check the "
-                             "package (needs AWS credentials); give the same ARNs to the template's Layers")
-    parser.add_argument("--wheelhouse", metavar="DIR",
-                        help="with --dependencies pip: install from the wheels in DIR only (no index)")
-    parser.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64",
-                        help="the function's architecture (the template's Architecture parameter; default x86_64)")
-    parser.add_argument("--check-python", metavar="PATH",
-                        help="the CPython 3.12 that compiles the bytecode and imports the package (default: "
-                             "python3.12 on PATH or under pyenv)")
-    parser.add_argument("--no-import-check", action="store_true",
-                        help="write the package even when no CPython 3.12 is at hand to import it")
-    parser.add_argument("--accept", metavar="FILE",
-                        help="package a plan that is not proven equivalent: the acceptance `verify --plan DIR "
-                             "--write-acceptance FILE` wrote (needs --reason)")
-    parser.add_argument("--reason", metavar="TEXT", help="with --accept: why")
+    add_packaging_options(parser)
+    add_acceptance_options(parser, "package")
     parser.set_defaults(run=run_package)
 
 
 def run_package(args: argparse.Namespace) -> int:
     from migrate.deploy.gate import run_gate
-    from migrate.deploy.package import PackageOptions, build_package
-    from migrate.deploy.package_check import CheckOptions, check_artifact
+    from migrate.deploy.package import build_package
+    from migrate.deploy.package_check import check_artifact
     from migrate.plan_folder import PlanFolder
     from migrate.translate.cloudformation import size_note
 
@@ -66,13 +50,11 @@ def run_package(args: argparse.Namespace) -> int:
         raise UserError(f"directory does not exist: {out.parent}", where="--out")
     folder = PlanFolder.open(args.plan)
     gate = run_gate(folder, accept=args.accept, reason=args.reason)
-    options = PackageOptions(dependencies=args.dependencies, layers=tuple(args.layer), wheelhouse=args.wheelhouse,
-                             architecture=args.architecture, interpreter=args.check_python)
+    options, check = packaging_options(args)
     options.check()
     layers = _layers(args, options.layers)
     package = build_package(folder.file("authorizer-config.json").read_text(encoding="utf-8"), options)
-    report = check_artifact(package, layers, CheckOptions(interpreter=args.check_python,
-                                                          skip_import=args.no_import_check))
+    report = check_artifact(package, layers, check)
     _write_atomically(out, package.zip_bytes)
     files = {path.name: path.read_text(encoding="utf-8")
              for path in sorted(Path(args.plan).glob("cloudformation*.json"))}

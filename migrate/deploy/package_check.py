@@ -194,19 +194,26 @@ def host_architecture() -> str | None:
 # --- layers -------------------------------------------------------------------------------------------------
 
 
-def download_layer(arn: str, content: dict[str, object]) -> LayerContent:
-    """A layer version's zip from GetLayerVersion's ``Content.Location`` (a presigned link, valid 10 minutes:
-    Lambda API reference, LayerVersionContentOutput), checked against ``Content.CodeSha256``."""
-    location = str(content.get("Location") or "")
+def download_presigned(location: str, *, limit: int, what: str, operation: str, where: str) -> bytes:
+    """The bytes behind a presigned link Lambda gave (GetLayerVersion's ``Content.Location``, GetFunction's
+    ``Code.Location``: valid 10 minutes, fetched without credentials), at most ``limit`` bytes."""
     if not location.startswith(("https://", "http://")):
-        raise UserError(f"GetLayerVersion gave no link to download the layer from ({location!r})", where=arn)
+        raise UserError(f"{operation} gave no link to download {what} from ({location!r})", where=where)
     try:
         with urllib.request.urlopen(location, timeout=120) as response:  # a presigned URL Lambda gave us
-            data = response.read(MAX_LAYER_ZIP_BYTES + 1)
+            data: bytes = response.read(limit + 1)
     except OSError as exc:
-        raise UserError(f"cannot download the layer to check it: {exc}", where=arn) from None
-    if len(data) > MAX_LAYER_ZIP_BYTES:
-        raise UserError("the layer is over 250 MB", where=arn)
+        raise UserError(f"cannot download {what} to check it: {exc}", where=where) from None
+    if len(data) > limit:
+        raise UserError(f"{what} is over {limit // (1024 * 1024)} MB", where=where)
+    return data
+
+
+def download_layer(arn: str, content: dict[str, object]) -> LayerContent:
+    """A layer version's zip from GetLayerVersion's ``Content.Location`` (Lambda API reference,
+    LayerVersionContentOutput), checked against ``Content.CodeSha256``."""
+    data = download_presigned(str(content.get("Location") or ""), limit=MAX_LAYER_ZIP_BYTES, what="the layer",
+                              operation="GetLayerVersion", where=arn)
     expected = content.get("CodeSha256")
     actual = base64.b64encode(hashlib.sha256(data).digest()).decode()
     if expected and expected != actual:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -138,15 +137,11 @@ def check_function(ctx: Context, stack: StackResources, config_text: str) -> dic
 
 
 def _config_in_code(code: dict[str, Any], stack: StackResources) -> str:
-    location = str(code.get("Location") or "")
+    from migrate.deploy.package_check import download_presigned
+
     where = f"--stack {stack.name}"
-    if not location.startswith(("https://", "http://")):
-        raise UserError(f"GetFunction gave no link to the code of {stack.function_name} ({location!r})", where=where)
-    try:
-        with urllib.request.urlopen(location, timeout=120) as response:  # a presigned link Lambda gave us
-            data = response.read(MAX_CODE_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"cannot download the code of {stack.function_name} to check it: {exc}", where=where) from None
+    data = download_presigned(str(code.get("Location") or ""), limit=MAX_CODE_BYTES,
+                              what=f"the code of {stack.function_name}", operation="GetFunction", where=where)
     try:
         return zipfile.ZipFile(io.BytesIO(data)).read(CONFIG_IN_ZIP).decode("utf-8")
     except (zipfile.BadZipFile, KeyError, UnicodeDecodeError):

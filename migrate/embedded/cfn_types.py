@@ -60,6 +60,23 @@ def _cognito(configuration: dict[str, Any]) -> dict[str, Any]:
     return {"cognitoUserPoolConfiguration": body}
 
 
+def _replaced(cls: Any, original: Any, new_resource_name: str, cloudformation_json: Any, account_id: str,
+              region_name: str) -> Any:
+    """A create-only property changed: CloudFormation creates the replacement, then deletes the original."""
+    replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+    original.delete(account_id, region_name)
+    return replacement
+
+
+def _avp_delete(operation: str, params: dict[str, Any]) -> None:
+    """Deleting what is already gone (with its store) succeeds, as CloudFormation treats a handler's NotFound."""
+    try:
+        _avp(operation, params)
+    except Exception as exc:
+        if "ResourceNotFound" not in type(exc).__name__ + str(getattr(exc, "code", "")):
+            raise
+
+
 class PolicyStore(CloudFormationModel):
     def __init__(self, policy_store_id: str, arn: str) -> None:
         self.policy_store_id = policy_store_id
@@ -163,10 +180,7 @@ class IdentitySource(CloudFormationModel):
                                         region_name: str) -> IdentitySource:
         props = _props(cloudformation_json)
         if props.get("PolicyStoreId") != original_resource.policy_store_id:  # create-only: replacement
-            replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
-                                                              region_name)
-            original_resource.delete(account_id, region_name)
-            return replacement
+            return _replaced(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         params: dict[str, Any] = {"policyStoreId": original_resource.policy_store_id,
                                   "identitySourceId": original_resource.identity_source_id,
                                   "updateConfiguration": _cognito(props.get("Configuration") or {})}
@@ -176,12 +190,8 @@ class IdentitySource(CloudFormationModel):
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
-        try:
-            _avp("DeleteIdentitySource", {"policyStoreId": self.policy_store_id,
-                                          "identitySourceId": self.identity_source_id})
-        except Exception as exc:  # already gone with its store: deleted is deleted
-            if "ResourceNotFound" not in type(exc).__name__ + str(getattr(exc, "code", "")):
-                raise
+        _avp_delete("DeleteIdentitySource", {"policyStoreId": self.policy_store_id,
+                                             "identitySourceId": self.identity_source_id})
 
 
 class Policy(CloudFormationModel):
@@ -232,20 +242,13 @@ class Policy(CloudFormationModel):
                                         cloudformation_json: Any, account_id: str, region_name: str) -> Policy:
         props = _props(cloudformation_json)
         if props.get("PolicyStoreId") != original_resource.policy_store_id:  # create-only: replacement
-            replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
-                                                              region_name)
-            original_resource.delete(account_id, region_name)
-            return replacement
+            return _replaced(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         _avp("UpdatePolicy", {"policyStoreId": original_resource.policy_store_id,
                               "policyId": original_resource.policy_id, "definition": cls._definition(props)})
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
-        try:
-            _avp("DeletePolicy", {"policyStoreId": self.policy_store_id, "policyId": self.policy_id})
-        except Exception as exc:  # gone with its store
-            if "ResourceNotFound" not in type(exc).__name__ + str(getattr(exc, "code", "")):
-                raise
+        _avp_delete("DeletePolicy", {"policyStoreId": self.policy_store_id, "policyId": self.policy_id})
 
 
 class ApiGatewayAuthorizer(CloudFormationModel):
@@ -298,10 +301,7 @@ class ApiGatewayAuthorizer(CloudFormationModel):
                                         region_name: str) -> ApiGatewayAuthorizer:
         props = _props(cloudformation_json)
         if props.get("RestApiId") != original_resource.rest_api_id:  # create-only: replacement
-            replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
-                                                              region_name)
-            original_resource.delete(account_id, region_name)
-            return replacement
+            return _replaced(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         paths = {"Name": "/name", "Type": "/type", "AuthorizerUri": "/authorizerUri",
                  "IdentitySource": "/identitySource", "AuthorizerResultTtlInSeconds": "/authorizerResultTtlInSeconds",
                  "IdentityValidationExpression": "/identityValidationExpression",
@@ -325,10 +325,7 @@ def _update_log_group(cls: Any, original_resource: Any, new_resource_name: str, 
     props = _props(cloudformation_json)
     backend = logs_backends[account_id][region_name]
     if props.get("LogGroupName", original_resource.name) != original_resource.name:  # create-only: replacement
-        replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
-                                                          region_name)
-        original_resource.delete(account_id, region_name)
-        return replacement
+        return _replaced(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
     if props.get("RetentionInDays") is None:
         backend.delete_retention_policy(original_resource.name)
     else:
