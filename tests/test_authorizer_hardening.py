@@ -581,3 +581,33 @@ def test_log_lines_go_to_the_current_stdout_whichever_logger_was_built_first():
     assert "first stream" in first.getvalue() and "second stream" not in first.getvalue()
     assert "second stream" in second.getvalue()
 
+
+
+def test_a_non_canonical_segment_and_a_broken_jwks_entry():
+    """A token segment whose base64url has bits set past its last byte decodes to the same bytes, so its signature
+    still verifies: it is another string for the same token, refused as malformed. A JWKS entry whose exponent is
+    a JSON number, not base64url text, is skipped, not a reason to refuse the pool's good keys."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": "k1", "use": "sig", "alg": "RS256"}
+    broken = [dict(jwk, kid="k2", e=65537), dict(jwk, kid="k3", n=12345), dict(jwk, kid="k4", e="")]
+    pool = PoolConfig("us-east-1_Canon", "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Canon")
+    cache = JwksCache(lambda p: "https://jwks.example/keys", fetch=lambda url: {"keys": [*broken, jwk]})
+    verifier = TokenVerifier([pool], cache)
+    now = time.time()
+    claims = {"iss": pool.issuer, "sub": "s", "token_use": "access", "client_id": "c", "iat": now, "exp": now + 600}
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    assert verifier.verify(token, "access").sub == "s"  # the broken entries did not cost the good key
+    header, payload, signature = token.split(".")
+    # 256 signature bytes are 342 base64url characters: the last one carries 2 bits and 4 unused ones
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    twin = signature[:-1] + alphabet[last | 0b0001 if not last & 0b0001 else last & ~0b0001]
+    assert base64.urlsafe_b64decode(twin + "==") == base64.urlsafe_b64decode(signature + "==") and twin != signature
+    with pytest.raises(TokenError, match="malformed"):
+        verifier.verify(f"{header}.{payload}.{twin}", "access")
