@@ -583,7 +583,7 @@ def test_log_lines_go_to_the_current_stdout_whichever_logger_was_built_first():
 
 
 
-def test_a_non_canonical_segment_and_a_broken_jwks_entry():
+def test_non_canonical_segments_crit_headers_and_broken_jwks_entries():
     """A token segment whose base64url has bits set past its last byte decodes to the same bytes, so its signature
     still verifies: it is another string for the same token, refused as malformed. A JWKS entry whose exponent is
     a JSON number, not base64url text, is skipped, not a reason to refuse the pool's good keys."""
@@ -611,3 +611,20 @@ def test_a_non_canonical_segment_and_a_broken_jwks_entry():
     assert base64.urlsafe_b64decode(twin + "==") == base64.urlsafe_b64decode(signature + "==") and twin != signature
     with pytest.raises(TokenError, match="malformed"):
         verifier.verify(f"{header}.{payload}.{twin}", "access")
+    # RFC 7515 section 4.1.11: a "crit" extension this verifier does not understand makes the JWS invalid, and
+    # RFC 7797's "b64" changes what the signature covers: each refused alone, however well signed
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def signed(extra: dict) -> str:  # by hand: PyJWT leaves "b64": true out of the header
+        def part(value: dict) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        signing_input = f"{part({'alg': 'RS256', 'kid': 'k1', **extra})}.{part(claims)}"
+        raw = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+    assert verifier.verify(signed({}), "access").sub == "s"  # signed by hand, as PyJWT signs
+    for extra in ({"crit": ["exp"]}, {"b64": True}, {"b64": False, "crit": ["b64"]}):
+        with pytest.raises(TokenError, match="malformed"):
+            verifier.verify(signed(extra), "access")
