@@ -518,3 +518,14 @@ def test_local_traffic_goes_only_through_the_embedded_aws(capsys, tmp_path, monk
         port = sock.getsockname()[1]
     code, _, err = run(capsys, "local", "traffic", "--plan", str(tmp_path), "--local-url", f"http://127.0.0.1:{port}")
     assert code == 1 and "cannot reach the embedded AWS" in err and err.count("\n") == 1
+
+
+def test_a_long_finding_stays_one_short_console_line():
+    from migrate.cli.plan import MAX_CONSOLE_MESSAGE, console_text
+
+    short = "app client web lets any user request MyApi/pets.read"
+    assert console_text(short, "plan") == short
+    long = "lets any user request MyApi/pets.read (" + ", ".join(f"group g{i}" for i in range(5000)) + ")"
+    line = console_text(long, "plan")
+    assert len(line) < MAX_CONSOLE_MESSAGE + 100 and line.startswith(long[:200])
+    assert f"({len(long):,} characters: plan/report.md has it whole)" in line

@@ -93,9 +93,20 @@ def render(document: dict[str, Any], out: str, iac: str | None = None) -> str:
              f"{eq['seconds']} s)"]
     for finding in document["findings"]:
         if finding["severity"] != "info":
-            lines.append(f"  {finding['severity']}: {finding['message']}")
+            lines.append(f"  {finding['severity']}: {console_text(finding['message'], out)}")
     lines.append(f"  report: {out}/report.md, {out}/report.html")
     if iac:
         lines.append(f"  iac: {iac}")
     lines += [f"  next: {step}" for step in document["next_steps"]]
     return "\n".join(lines)
+
+
+MAX_CONSOLE_MESSAGE = 600  # characters: a finding naming thousands of principal classes stays one readable line
+
+
+def console_text(message: str, out: str) -> str:
+    """A finding's message for the console: whole when short, else cut with where to read it whole (the report
+    and `--output json` carry every finding in full)."""
+    if len(message) <= MAX_CONSOLE_MESSAGE:
+        return message
+    return f"{message[:MAX_CONSOLE_MESSAGE].rstrip()}... ({len(message):,} characters: {out}/report.md has it whole)"
