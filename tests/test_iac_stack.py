@@ -319,3 +319,18 @@ def test_an_api_its_own_stack_defines_moves_by_its_template_and_deploy_stack_rec
     code, out, err = run(capsys, "undeploy", "--plan", str(plan), "--yes")
     assert "revert the avp-migrate patch there" in out + err
     assert methods_of(api_id)["GET /pets"]["authorizationType"] == "CUSTOM"  # the template's to change back
+
+
+def test_package_checks_its_layers_as_deploy_does(demo, embedded_aws, tmp_path, capsys, dependencies_layer_zip):
+    """The layers `package` is given are checked as deploy checks them: a layer for another architecture, or one
+    that does not exist, is a one-line refusal, and no zip is written."""
+    arm_only = boto3.client("lambda").publish_layer_version(
+        LayerName="deps-arm64", Content={"ZipFile": dependencies_layer_zip}, CompatibleRuntimes=["python3.12"],
+        CompatibleArchitectures=["arm64"])["LayerVersionArn"]
+    missing = arm_only.rsplit(":", 1)[0] + ":99"
+    out = tmp_path / "authorizer.zip"
+    for layer, expected in ((arm_only, "is for arm64, not x86_64"), (missing, "layer version not found")):
+        code, _, err = run(capsys, "package", "--plan", str(demo.plan), "--out", str(out), "--dependencies",
+                           "layers", "--layer", layer)
+        assert code == ExitCode.ERROR and expected in err and err.count("\n") == 1, err
+        assert not out.exists()

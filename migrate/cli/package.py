@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from migrate.cli.packaging import add_acceptance_options, add_packaging_options, packaging_options
 from migrate.errors import UserError
+from migrate.fileio import atomic_write_bytes
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -52,10 +51,10 @@ def run_package(args: argparse.Namespace) -> int:
     gate = run_gate(folder, accept=args.accept, reason=args.reason)
     options, check = packaging_options(args)
     options.check()
-    layers = _layers(args, options.layers)
+    layers = _layers(args, options.layers, options.architecture)
     package = build_package(folder.file("authorizer-config.json").read_text(encoding="utf-8"), options)
     report = check_artifact(package, layers, check)
-    _write_atomically(out, package.zip_bytes)
+    atomic_write_bytes(out, package.zip_bytes)
     files = {path.name: path.read_text(encoding="utf-8")
              for path in sorted(Path(args.plan).glob("cloudformation*.json"))}
     facts = {"package": str(out), "bytes": len(package.zip_bytes), "code_sha256": package.sha256,
@@ -81,28 +80,13 @@ def run_package(args: argparse.Namespace) -> int:
     return 0
 
 
-def _layers(args: argparse.Namespace, arns: tuple[str, ...]) -> list[Any]:
+def _layers(args: argparse.Namespace, arns: tuple[str, ...], architecture: str) -> list[Any]:
+    """The layers, checked and downloaded as deploy does (migrate.deploy.package_check.fetch_layers)."""
     if not arns:
         return []
     from migrate.awsconfig import AwsSession, AwsTarget
-    from migrate.deploy.package_check import download_layer
+    from migrate.deploy.package_check import fetch_layers
 
-    lam = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url)).client(
-        "lambda")
-    contents = []
-    for arn in arns:
-        layer, _, version = arn.rpartition(":")
-        found = lam.get_layer_version(LayerName=layer, VersionNumber=int(version))
-        contents.append(download_layer(arn, found.get("Content") or {}))
-    return contents
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    session = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url))
+    account = session.client("sts").get_caller_identity()["Account"]
+    return fetch_layers(session.client("lambda"), arns, architecture, account_id=account)

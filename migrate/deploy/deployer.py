@@ -32,8 +32,8 @@ from migrate.deploy.changes import Change
 from migrate.deploy.context import Context, is_not_found
 from migrate.deploy.gate import Gate, run_gate
 from migrate.deploy.names import Names, partition_of
-from migrate.deploy.package import RUNTIME, PackageOptions, build_package
-from migrate.deploy.package_check import CheckOptions, LayerContent, check_artifact, download_layer
+from migrate.deploy.package import PackageOptions, build_package
+from migrate.deploy.package_check import CheckOptions, check_artifact, fetch_layers
 from migrate.deploy.plan_input import PlanInput, PlannedRoute, load_plan
 from migrate.deploy.record import DeploymentRecord, load_record, record_path
 from migrate.deploy.runner import ChangeSet
@@ -135,7 +135,8 @@ def plan_deploy(session: AwsSession, plan_dir: str, options: DeployOptions) -> C
     live = apigw.read_methods(client, plan.api_id)
     if resources is not None:
         return _plan_stack_deploy(ctx, plan, options, resources, selected, live)
-    layers = _check_layers(ctx, options.package.layers, options.package.architecture)
+    layers = fetch_layers(ctx.client("lambda"), options.package.layers, options.package.architecture,
+                          account_id=ctx.names.account_id)
     package = build_package(plan.config_text, options.package)
     report = check_artifact(package, layers, options.check)
     ctx.notes += [report.summary, *report.notes]
@@ -173,12 +174,13 @@ def _plan_stack_deploy(ctx: Context, plan: PlanInput, options: DeployOptions, re
     test, move methods (migrate/deploy/stack.py)."""
     stack.check_store(avp_store.plan_avp(ctx, plan), resources)
     current_env = stack.check_function(ctx, resources, plan.config_text)
-    authorizer_names = stack.check_authorizer(ctx, resources)
+    authorizers = stack.check_authorizer(ctx, resources)
+    authorizer_names = {a["id"]: a.get("name", a["id"]) for a in authorizers}
     route_keys = tuple(sorted(AuthorizerConfig.from_json(plan.config_text).routes))
     moving = selected
     if options.api_owned_by_stack:
         # The API's own template moved its methods (patch-template): record the ones it moved, change none.
-        moving = stack.adopt_template_moves(ctx, selected, live)
+        moving = stack.adopt_template_moves(ctx, selected, live, authorizers)
     mode_plan = modes.plan_modes(ctx, [r.route for r in moving], options.mode, route_keys)
     changes = list(mode_plan.changes)
     wanted = function.fallback_for(current_env, mode_plan.document, route_keys)
@@ -220,28 +222,3 @@ def _existing_record(plan: PlanInput, region: str, account: str) -> DeploymentRe
         raise UserError(f"records account {record.account_id} region {record.region}; you are in account {account} "
                         f"region {region} (check --profile/--region)", where=where)
     return record
-
-
-def _check_layers(ctx: Context, layers: tuple[str, ...], architecture: str) -> list[LayerContent]:
-    """Each layer must exist, be readable by this account, and fit python3.12 on the function's architecture,
-    before anything changes (GetLayerVersion takes the layer's ARN as LayerName; public layers such as
-    Powertools' grant lambda:GetLayerVersion to everyone). Its content is downloaded for the package check."""
-    lam = ctx.client("lambda")
-    contents = []
-    for arn in layers:
-        layer, _, version = arn.rpartition(":")
-        try:
-            found: dict[str, Any] = lam.get_layer_version(LayerName=layer, VersionNumber=int(version))
-        except Exception as exc:
-            if is_not_found(exc):
-                raise UserError(f"layer version not found (or not shared with account {ctx.names.account_id}): "
-                                f"{arn}", where="--layer") from None
-            raise
-        runtimes = found.get("CompatibleRuntimes") or []
-        architectures = found.get("CompatibleArchitectures") or []
-        if runtimes and RUNTIME not in runtimes:
-            raise UserError(f"{arn} is for {', '.join(runtimes)}, not {RUNTIME}", where="--layer")
-        if architectures and architecture not in architectures:
-            raise UserError(f"{arn} is for {', '.join(architectures)}, not {architecture}", where="--layer")
-        contents.append(download_layer(arn, found.get("Content") or {}))
-    return contents

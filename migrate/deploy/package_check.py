@@ -57,6 +57,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from migrate.deploy.bytecode import Compiler, cache_tag, inspect_tree, verify_hashes
 from migrate.deploy.package import HANDLER, PYTHON_VERSION, RUNTIME, Package
@@ -207,6 +208,33 @@ def download_presigned(location: str, *, limit: int, what: str, operation: str, 
     if len(data) > limit:
         raise UserError(f"{what} is over {limit // (1024 * 1024)} MB", where=where)
     return data
+
+
+def fetch_layers(lam: Any, layers: tuple[str, ...], architecture: str, *, account_id: str) -> list[LayerContent]:
+    """Each layer must exist, be readable by this account, and fit python3.12 on the function's architecture,
+    before anything is built or changed (GetLayerVersion takes the layer's ARN as LayerName; public layers such as
+    Powertools' grant lambda:GetLayerVersion to everyone). Its content is downloaded for the package check.
+    `deploy` and `package` both check their layers here."""
+    from migrate.deploy.context import is_not_found
+
+    contents = []
+    for arn in layers:
+        layer, _, version = arn.rpartition(":")
+        try:
+            found: dict[str, Any] = lam.get_layer_version(LayerName=layer, VersionNumber=int(version))
+        except Exception as exc:
+            if is_not_found(exc):
+                raise UserError(f"layer version not found (or not shared with account {account_id}): {arn}",
+                                where="--layer") from None
+            raise
+        runtimes = found.get("CompatibleRuntimes") or []
+        architectures = found.get("CompatibleArchitectures") or []
+        if runtimes and RUNTIME not in runtimes:
+            raise UserError(f"{arn} is for {', '.join(runtimes)}, not {RUNTIME}", where="--layer")
+        if architectures and architecture not in architectures:
+            raise UserError(f"{arn} is for {', '.join(architectures)}, not {architecture}", where="--layer")
+        contents.append(download_layer(arn, found.get("Content") or {}))
+    return contents
 
 
 def download_layer(arn: str, content: dict[str, object]) -> LayerContent:

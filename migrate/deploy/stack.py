@@ -149,14 +149,13 @@ def _config_in_code(code: dict[str, Any], stack: StackResources) -> str:
                         where=where) from None
 
 
-def check_authorizer(ctx: Context, stack: StackResources) -> dict[str, str]:
-    """The stack's REQUEST authorizer must call the function with deploy's identity sources; authorizer id -> name
-    of the API's authorizers (for describing methods)."""
+def check_authorizer(ctx: Context, stack: StackResources) -> list[dict[str, Any]]:
+    """The stack's REQUEST authorizer must call the function with deploy's identity sources; the API's
+    authorizers, read once (for describing methods and for adopt_template_moves)."""
     apigw = ctx.client("apigateway")
-    existing = apigw.get_authorizers(restApiId=ctx.names.api_id, limit=500).get("items") or []
-    names = {a["id"]: a.get("name", a["id"]) for a in existing}
+    existing: list[dict[str, Any]] = apigw.get_authorizers(restApiId=ctx.names.api_id, limit=500).get("items") or []
     if stack.authorizer_id is None:
-        return names
+        return existing
     current = next((a for a in existing if a["id"] == stack.authorizer_id), None)
     where = f"--stack {stack.name}"
     if current is None:
@@ -166,16 +165,16 @@ def check_authorizer(ctx: Context, stack: StackResources) -> dict[str, str]:
     if wrong:
         raise UserError(f"its authorizer {stack.authorizer_id} differs from avp-migrate's in {', '.join(wrong)}",
                         where=where)
-    return names
+    return existing
 
 
-def adopt_template_moves(ctx: Context, selected: list[PlannedRoute], live: dict[str, Any]) -> list[PlannedRoute]:
+def adopt_template_moves(ctx: Context, selected: list[PlannedRoute], live: dict[str, Any],
+                         authorizers: list[dict[str, Any]]) -> list[PlannedRoute]:
     """For an API its own stack defines: the selected routes whose methods that stack already put on a REQUEST
     authorizer calling this deployment's function (`avp-migrate patch-template`), recorded as moved (their
     original authorization from the plan) so cutover, status and the shadow report know them. deploy moves none:
     routes the template has not moved yet are named in a note."""
-    apigw = ctx.client("apigateway")
-    ours = {a["id"] for a in apigw.get_authorizers(restApiId=ctx.names.api_id, limit=500).get("items") or []
+    ours = {a["id"] for a in authorizers
             if a.get("type") == "REQUEST" and a.get("authorizerUri") == ctx.names.authorizer_uri}
     adopted, waiting, used = [], [], set()
     for route in selected:
