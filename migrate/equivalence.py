@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import cedarpy
@@ -52,6 +53,7 @@ from migrate.space import MAX_PARENTS, PrincipalSpace, policy_facts, refused_cla
 from migrate.translate.model import RoutePlan
 
 Direction = Literal["gains", "loses"]
+EXAMPLES_KEPT = 20  # users named in a difference that reaches populations (Difference.users counts them all)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Difference:
     flows: tuple[str, ...] = ()  # the tokens concerned (app client and flow)
     why: str = ""  # what makes the two regimes decide differently, as far as verify can tell
     mode: str = "avp"  # "avp": the Cedar decision; "scope": what scope and shadow modes enforce from the config
+    users: int = 0  # real users it reaches (the class's own, and those of populations it decides for)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,10 @@ class EquivalenceResult:
     today: dict[str, set[str]] = field(default_factory=dict)  # route -> class keys that can call it (any verb)
     after: dict[str, set[str]] = field(default_factory=dict)
     policies: dict[str, set[str]] = field(default_factory=dict)  # route -> policies that allowed some request
+    users_today: dict[str, int] = field(default_factory=dict)  # route -> real users who can call it (any verb)
+    users_after: dict[str, int] = field(default_factory=dict)
+    populations: int = 0  # real group combinations decided through their components (migrate.space.Population)
+    population_users: int = 0
     decisions: int = 0  # Cedar evaluations actually run
     requests: int = 0  # (token, action) pairs decided, including those answered from identical requests
     tokens: int = 0  # tokens checked (every class, every token it can obtain)
@@ -299,12 +306,25 @@ class _After:
     scopes: tuple[str, ...]  # what scope and shadow modes enforce
 
 
+@dataclass
+class _Trace:
+    """Per token, the decisions of the classes that populations are decided through (their components)."""
+
+    keys: set[str]
+    today: dict[tuple[str, str], list[bool]] = field(default_factory=dict)  # (class, route)
+    after: dict[tuple[str, str, str], list[bool]] = field(default_factory=dict)  # (class, route, verb)
+    scope: dict[tuple[str, str], list[bool]] = field(default_factory=dict)  # (class, route): scope/shadow modes
+    can_today: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # route -> component keys
+    can_after: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
 class Checker:
     """Evaluates both regimes for one pool's principal space over the migrated routes."""
 
     def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, namespace: str, schema: dict[str, Any],
                  policies_text: str, indexed: bool = True, store_layout: str = "actions",
-                 config: AuthorizerConfig | None = None, space: PrincipalSpace | None = None) -> None:
+                 config: AuthorizerConfig | None = None, space: PrincipalSpace | None = None,
+                 populations: bool = True) -> None:
         self.regime = regime
         self.routes = [r for r in routes if r.migrated]
         self.namespace = namespace
@@ -315,7 +335,8 @@ class Checker:
         self.schema_handle = cedarpy.Schema.from_json_str(json.dumps(schema))
         self.index = PolicyIndex(policies_text, schema, namespace, indexed=indexed)
         pool = regime.pool
-        self.space = space or PrincipalSpace.build(regime, policy_facts(self.index.document, namespace, pool.id))
+        self.space = space or PrincipalSpace.build(regime, policy_facts(self.index.document, namespace, pool.id),
+                                                   populations=populations)
         self.config = config
         # What the authorizer sends is what its configuration says: the file's layout when there is one.
         self.store_layout = config.layout if config is not None else store_layout
@@ -656,11 +677,15 @@ class Checker:
             result.today[route.route] = set()
             result.after[route.route] = set()
             result.policies[route.route] = set()
+            result.users_today[route.route] = result.users_after[route.route] = 0
         everything = self.decide_all()
+        trace = _Trace({c for p in space.populations for c in p.components})
         for cls in space.classes:
             tokens = space.tokens(cls)
             result.tokens += len(tokens)
             reported = cls.key in space.reported
+            traced = cls.key in trace.keys
+            users = 0 if cls.is_machine else len(cls.examples)
             decided = [everything[(cls.key, index)] for index in range(len(tokens))]
             denied = [(False, ())] * len(tokens)
             today_by_scopes: dict[frozenset[str], list[bool]] = {}
@@ -674,27 +699,95 @@ class Checker:
                         today = today_by_scopes[required] = [not required.isdisjoint(t.scopes) for t in tokens]
                 else:
                     today = id_token_today
-                if reported and any(today):
-                    result.today[route.route].add(cls.key)
+                can_today = True in today
+                if can_today:
+                    if reported:
+                        result.today[route.route].add(cls.key)
+                    result.users_today[route.route] += users
+                if traced:
+                    trace.today[(cls.key, route.route)] = today
+                    if can_today:
+                        trace.can_today[route.route].add(cls.key)
                 if self.config is not None:  # scope and shadow modes: one rule per route, whatever the verb
                     scope = [self.scope_mode(t, route, cls) for t in tokens]
+                    if traced:
+                        trace.scope[(cls.key, route.route)] = scope
                     if scope != today:
                         for verb in route.actions:
                             result.differences += self._scope_differences(route, verb, cls, tokens, today, scope)
+                can_after = False
                 for verb in route.actions:
                     action = after.actions.get(verb)
                     cedar = [d[action] for d in decided] if action is not None else denied
                     allowed = [a for a, _ in cedar]
-                    if reported and True in allowed:
-                        result.after[route.route].add(cls.key)
-                        for a, names in cedar:
-                            if a:
-                                result.policies[route.route].update(names)
+                    if traced:
+                        trace.after[(cls.key, route.route, verb)] = allowed
+                    if True in allowed:
+                        can_after = True
+                        if reported:
+                            result.after[route.route].add(cls.key)
+                            for a, names in cedar:
+                                if a:
+                                    result.policies[route.route].update(names)
                     if today != allowed:
                         result.differences += self._differences(route, verb, action, cls, tokens, today, cedar)
+                if can_after:
+                    result.users_after[route.route] += users
+                    if traced:
+                        trace.can_after[route.route].add(cls.key)
+        self._decide_populations(result, trace)
         result.decisions, result.requests = self.decisions, self.requests
         result.seconds = time.perf_counter() - started
         return result
+
+    def _decide_populations(self, result: EquivalenceResult, trace: _Trace) -> None:
+        """The real users of populations (:class:`migrate.space.Population`): counted where they can call a route,
+        and named in the differences of the components that decide for them. A population's token is allowed
+        exactly when the same flow's token of one of its components is, so it can differ from today only where a
+        component differs in the same direction (every component denies after and one allowed today, for a loss):
+        attaching them to the components' differences names every affected user."""
+        populations = self.space.populations
+        result.populations = len(populations)
+        result.population_users = sum(len(p.users) for p in populations)
+        if not populations:
+            return
+        holding: dict[str, list[int]] = {}
+        for number, population in enumerate(populations):
+            for key in population.components:
+                holding.setdefault(key, []).append(number)
+        counted: dict[frozenset[str], int] = {}
+
+        def users_reached(keys: set[str]) -> int:
+            frozen = frozenset(keys)
+            if frozen not in counted:
+                reached = {n for key in frozen for n in holding.get(key, ())}
+                counted[frozen] = sum(len(populations[n].users) for n in reached)
+            return counted[frozen]
+
+        for route in self.routes:
+            result.users_today[route.route] += users_reached(trace.can_today[route.route])
+            result.users_after[route.route] += users_reached(trace.can_after[route.route])
+        reached_by: dict[tuple[str, str, str, str], bool] = {}
+
+        def differs(number: int, diff: Difference) -> bool:
+            key = (str(number), diff.route, diff.verb, diff.mode + diff.direction)
+            if key not in reached_by:
+                components = populations[number].components
+                today = [any(column) for column in
+                         zip(*(trace.today[(c, diff.route)] for c in components), strict=True)]
+                after = [any(column) for column in zip(*(
+                    trace.scope[(c, diff.route)] if diff.mode == "scope" else trace.after[(c, diff.route, diff.verb)]
+                    for c in components), strict=True)]
+                gains = diff.direction == "gains"
+                reached_by[key] = any(a != t and a == gains for t, a in zip(today, after, strict=True))
+            return reached_by[key]
+
+        for position, diff in enumerate(result.differences):
+            reached = [populations[n] for n in holding.get(diff.principal, ()) if differs(n, diff)]
+            if reached:
+                names = [*diff.examples, *(u for p in reached for u in p.users)]
+                result.differences[position] = replace(diff, examples=tuple(names[:EXAMPLES_KEPT]),
+                                                       users=len(names))
 
     def _differences(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass,
                      tokens: tuple[Token, ...], today: list[bool], cedar: list[tuple[bool, tuple[str, ...]]]
@@ -710,7 +803,8 @@ class Checker:
             out.append(Difference(route=route.route, verb=verb, action=action or "", principal=cls.key,
                                   principal_label=cls.label, direction="gains" if gains else "loses",
                                   examples=cls.examples, policies=policies, scopes=scopes,
-                                  flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why))
+                                  flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
+                                  users=0 if cls.is_machine else len(cls.examples)))
         return out
 
     def _scope_differences(self, route: RoutePlan, verb: str, cls: PrincipalClass, tokens: tuple[Token, ...],
@@ -731,7 +825,7 @@ class Checker:
                                   principal_label=cls.label, direction="gains" if gains else "loses",
                                   examples=cls.examples, scopes=scopes,
                                   flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
-                                  mode="scope"))
+                                  mode="scope", users=0 if cls.is_machine else len(cls.examples)))
         return out
 
     def _why(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass, tokens: tuple[Token, ...],

@@ -169,6 +169,7 @@ class Identity:
     attributes: tuple[tuple[str, str], ...] = ()
     examples: tuple[str, ...] = ()
     real_groups: tuple[frozenset[str], ...] = ()  # group combinations its real users have
+    members: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = ()  # each real combination: its users
 
 
 def _digest(text: str) -> str:
@@ -188,6 +189,38 @@ def _group_key(groups: frozenset[str]) -> tuple[str, str]:
 # --- the space -----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Population:
+    """Real users with one combination of groups that verify does not decide as a class of its own: by the
+    disjunctive argument (module docstring), a token of theirs is allowed exactly when the same flow's token of one
+    of the *components* is: their non-additive groups alone, or those plus one of their additive groups. So the
+    verdict is decided on the components, and these users are named where a component's difference reaches them.
+
+    Deciding them so is what keeps verify's work proportional to the groups, not to the users: with varied real
+    memberships nearly every user has a combination of their own."""
+
+    identity: str  # "" (a user nobody names) or the identity's key
+    groups: frozenset[str]
+    users: tuple[str, ...]
+    components: tuple[str, ...]  # class keys
+
+
+@dataclass(frozen=True)
+class _Derivable:
+    """Which real group combinations are populations: their non-additive part is a checked base, and they hold at
+    most :data:`MAX_PARENTS` groups (more is an AVP error for the combination, not for its components)."""
+
+    nonadditive: frozenset[str]
+    bases: set[frozenset[str]]
+
+    def __call__(self, groups: frozenset[str]) -> bool:
+        return len(groups) <= MAX_PARENTS and (groups & self.nonadditive) in self.bases
+
+    def components(self, groups: frozenset[str]) -> list[frozenset[str]]:
+        base = groups & self.nonadditive
+        return [base, *(base | {g} for g in sorted(groups - base))]
+
+
 @dataclass
 class PrincipalSpace:
     """The principal classes verify decides, the tokens of each, and what keeps the check from being a proof."""
@@ -197,6 +230,7 @@ class PrincipalSpace:
     unproven: list[str] = field(default_factory=list)
     coverage: str = ""
     reported: set[str] = field(default_factory=set)  # class keys shown as "who can call it" (real populations)
+    populations: list[Population] = field(default_factory=list)  # real users decided through components
     _flows: dict[bool, tuple[Flow, ...]] = field(default_factory=dict, repr=False)
     _tokens: dict[str, tuple[Token, ...]] = field(default_factory=dict, repr=False)
 
@@ -208,12 +242,15 @@ class PrincipalSpace:
         return self._tokens[cls.key]
 
     @classmethod
-    def build(cls, regime: PoolRegime, facts: PolicyFacts) -> PrincipalSpace:
-        return _Builder(regime, facts).build()
+    def build(cls, regime: PoolRegime, facts: PolicyFacts, *, populations: bool = True) -> PrincipalSpace:
+        """``populations=False`` decides every real group combination as a class of its own (what the populations
+        are held to by tests/test_populations.py)."""
+        return _Builder(regime, facts, populations=populations).build()
 
 
 class _Builder:
-    def __init__(self, regime: PoolRegime, facts: PolicyFacts) -> None:
+    def __init__(self, regime: PoolRegime, facts: PolicyFacts, *, populations: bool = True) -> None:
+        self.populations = populations
         self.regime = regime
         self.facts = facts
         self.pool = regime.pool
@@ -221,6 +258,7 @@ class _Builder:
         self.unproven: list[str] = []
         self._anonymous_examples: dict[frozenset[str], list[str]] = {}
         self._presence_tested: set[str] = set()
+        self._bases: set[frozenset[str]] = set()  # the subsets of non-additive groups checked
 
     # groups
 
@@ -261,6 +299,7 @@ class _Builder:
                 itertools.combinations(nonadditive, size) for size in range(len(nonadditive) + 1))
         combos: dict[frozenset[str], None] = {}
         for base in bases:
+            self._bases.add(frozenset(base))
             combos[frozenset(base)] = None
             for group in additive:
                 combos[frozenset(base) | {group}] = None
@@ -320,9 +359,13 @@ class _Builder:
             names = sorted(u.username for u in users)
             label = f"user {names[0]}" if len(names) == 1 else "users " + ", ".join(names[:3]) + (
                 ", ..." if len(names) > 3 else "")
+            members: dict[frozenset[str], list[str]] = {}
+            for user in users:
+                members.setdefault(frozenset(user.groups), []).append(user.username)
             out.append(Identity(key=f"user:{first.sub or first.username}", label=label, username=first.username,
                                 sub=first.sub, attributes=tuple(sorted(first.attributes.items())),
-                                examples=tuple(names), real_groups=tuple({frozenset(u.groups) for u in users})))
+                                examples=tuple(names), real_groups=tuple(members),
+                                members=tuple((g, tuple(sorted(n))) for g, n in members.items())))
         known = {u.username for u in self.pool.users} | {u.sub for u in self.pool.users}
         for name in sorted(set(rule_users) - known):
             if not self.pool.users_complete:
@@ -406,6 +449,27 @@ class _Builder:
 
     # all together
 
+    def _add_class(self, classes: dict[str, PrincipalClass], space: PrincipalSpace, identity: Identity,
+                   groups: frozenset[str], *, real: bool, examples: tuple[str, ...]) -> str:
+        group_key, group_label = _group_key(groups)
+        if identity.key:
+            key = identity.key if real and len(identity.real_groups) == 1 else f"{identity.key}+{group_key}"
+            label = identity.label if key == identity.key else f"{identity.label} in {group_label}"
+            kind = "user"
+        else:
+            key, label = group_key, group_label
+            kind = "no-group" if not groups else "group" if len(groups) == 1 else "group-combination"
+        if key not in classes:
+            classes[key] = PrincipalClass(
+                key=key, kind=kind, label=label, pool_id=self.pool.id, groups=groups,  # type: ignore[arg-type]
+                username=identity.username, sub=identity.sub, attributes=identity.attributes,
+                examples=tuple(examples))
+            # "Who can call it" in the reports: real populations, and (as before) each group alone and no
+            # group; the other combinations are checked for the verdict only.
+            if real or (not identity.key and len(groups) <= 1 and UNNAMED_GROUP not in groups):
+                space.reported.add(key)
+        return key
+
     def build(self) -> PrincipalSpace:
         space = PrincipalSpace(regime=self.regime)
         pool = self.pool
@@ -428,28 +492,37 @@ class _Builder:
         combinations = self.group_combinations(nonadditive, additive)
         identities = self.identities()
         classes: dict[str, PrincipalClass] = {}
+        combination_set = set(combinations)
+        derivable = _Derivable(frozenset(nonadditive), self._bases)
+        pending: list[tuple[frozenset[str], tuple[str, ...]]] = []
         for identity in identities:
+            members = dict(identity.members) if identity.key else {
+                g: tuple(sorted(n)) for g, n in self._anonymous_examples.items()}
+            key_of: dict[frozenset[str], str] = {}
             for groups in [*identity.real_groups, *combinations]:
-                group_key, group_label = _group_key(groups)
                 real = groups in identity.real_groups
-                if identity.key:
-                    key = identity.key if real and len(identity.real_groups) == 1 else f"{identity.key}+{group_key}"
-                    label = identity.label if key == identity.key else f"{identity.label} in {group_label}"
-                    kind = "user"
-                    examples = identity.examples if real else ()
-                else:
-                    key, label = group_key, group_label
-                    kind = "no-group" if not groups else "group" if len(groups) == 1 else "group-combination"
-                    examples = tuple(sorted(self._anonymous_examples.get(groups, ())))
-                if key in classes:
+                if self.populations and real and groups not in combination_set and derivable(groups):
+                    pending.append((groups, members.get(groups, ())))
                     continue
-                classes[key] = PrincipalClass(
-                    key=key, kind=kind, label=label, pool_id=pool.id, groups=groups,  # type: ignore[arg-type]
-                    username=identity.username, sub=identity.sub, attributes=identity.attributes, examples=examples)
-                # "Who can call it" in the reports: real populations, and (as before) each group alone and no
-                # group; the other combinations are checked for the verdict only.
-                if real or (not identity.key and len(groups) <= 1 and UNNAMED_GROUP not in groups):
-                    space.reported.add(key)
+                key = self._add_class(classes, space, identity, groups, real=real,
+                                      examples=members.get(groups, ()) if real or not identity.key else ())
+                key_of[groups] = key
+            for groups, users in pending:
+                space.populations.append(Population(
+                    identity=identity.key, groups=groups, users=users,
+                    components=tuple(key_of[g] for g in derivable.components(groups))))
+            pending.clear()
+        # A component whose token carries a claim Verified Permissions refuses is denied outright, and so is every
+        # population holding it: "allowed when one of its components is" fails there, so such a population is
+        # checked as a class of its own.
+        kept = []
+        for population in space.populations:
+            if any(refused_claims(t) for c in population.components for t in space.tokens(classes[c])):
+                identity = next(i for i in identities if i.key == population.identity)
+                self._add_class(classes, space, identity, population.groups, real=True, examples=population.users)
+            else:
+                kept.append(population)
+        space.populations = kept
         for flow in machine_flows:
             key = f"client:{flow.client_id}"
             classes[key] = PrincipalClass(key=key, kind="client", label=f"client {flow.client_name}", pool_id=pool.id,

@@ -17,6 +17,7 @@ from migrate.inventory import load_inventory
 
 EXIT_DIFFERENCES = ExitCode.DIFFERENCES
 EXITS = {"equivalent": ExitCode.OK, "differences": ExitCode.DIFFERENCES, "unproven": ExitCode.UNPROVEN}
+REAL_SHOWN = 50  # differences that reach real users, shown before "... and N more" (the console stays readable)
 HYPOTHETICAL_SHOWN = 10  # differences for principals no real user is today, shown before "... and N more"
 
 
@@ -104,14 +105,20 @@ def render(result: Any, *, reasons: list[str] | None = None) -> str:
              f"{result.seconds:.2f} s"]
     if result.coverage:
         lines.append(f"space: {result.coverage}")
+    if getattr(result, "populations", 0):
+        lines.append(f"users: {result.population_users:,} users in {result.populations:,} other group combinations, "
+                     "each decided through the classes of its groups (allowed exactly when one of them is)")
     if result.differences:
         lines.append(f"NOT equivalent: {len(result.differences)} differences")
         # Differences for real users first; those for principals nobody is today (a group combination, a named
         # user in another group) after them, capped: --format json lists every one.
         real = [d for d in result.differences if d.examples]
         hypothetical = [d for d in result.differences if not d.examples]
-        for diff in real + hypothetical[:HYPOTHETICAL_SHOWN]:
+        for diff in real[:REAL_SHOWN] + hypothetical[:HYPOTHETICAL_SHOWN]:
             lines.append(_difference_line(diff))
+        if len(real) > REAL_SHOWN:
+            lines.append(f"  ... and {len(real) - REAL_SHOWN} more that reach real users "
+                         "(--format json lists them all)")
         if len(hypothetical) > HYPOTHETICAL_SHOWN:
             lines.append(f"  ... and {len(hypothetical) - HYPOTHETICAL_SHOWN} more for principals no user is today "
                          "(--format json lists them all)")
@@ -128,7 +135,8 @@ def render(result: Any, *, reasons: list[str] | None = None) -> str:
 
 
 def _difference_line(diff: Any) -> str:
-    examples = f" (e.g. {', '.join(diff.examples[:5])})" if diff.examples else " (no such user today)"
+    count = f"; {diff.users:,} users" if diff.users > min(len(diff.examples), 5) else ""
+    examples = f" (e.g. {', '.join(diff.examples[:5])}{count})" if diff.examples else " (no such user today)"
     if diff.direction == "loses":
         how = f"today through {', '.join(diff.scopes) or 'its token'} via {', '.join(diff.flows[:3])}"
     else:
