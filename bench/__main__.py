@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["scan_bench", "pretoken_bench", "verify_bench", "large_api", "authorizer_bench", "shadow_bench"]
+BENCHMARKS = ["scan_bench", "pretoken_bench", "verify_bench", "plan_bench",
+              "large_api", "authorizer_bench", "shadow_bench"]
 
 
 def main(argv: list[str]) -> int:

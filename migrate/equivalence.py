@@ -162,10 +162,13 @@ class PolicyIndex:
         self.namespace = namespace
         self.indexed = indexed
         self._ancestors = _action_ancestors(schema_document, namespace)
+        self._index_by_action()
         self._sets: dict[frozenset[str], cedarpy.PolicySet] = {}
         self._applicable_ids: dict[tuple[str, str], frozenset[str]] = {}
         self._by_request: dict[tuple[str, str], cedarpy.PolicySet] = {}
         self._context_readers = {pid for pid, p in self.static.items() if '"context"' in json.dumps(p["conditions"])}
+        self._principal_readers = {pid for pid, p in self.static.items() if _mentions_var(p["conditions"], "principal")}
+        self._projections: dict[tuple[str, str], frozenset[tuple[str, str]] | None] = {}
         self.projection = ContextProjection(p["conditions"] for p in self.static.values())
         # Every string any policy holds (entity ids, literals): a route named here is decided on its own.
         self.named_strings = _strings_in(self.static)
@@ -199,17 +202,92 @@ class PolicyIndex:
         if key not in self._applicable_ids:
             reach = {target.action} | self._ancestors.get(target.action, set())
             resource = (target.resource["type"], target.resource["id"])
+            # Only the policies whose action scope names an action in reach (or that the action index cannot
+            # place) are looked at: each target costs what its own policies cost, not the whole set's.
+            candidates = set(self._by_action_unplaced).union(*(self._by_action.get(a, ()) for a in reach))
             self._applicable_ids[key] = frozenset(
-                pid for pid, policy in self.static.items()
-                if _action_matches(policy["action"], reach, self.namespace)
-                and _principal_may_match(policy["principal"], principal_type)
-                and _resource_may_match(policy["resource"], resource, set(target.parents)))
+                pid for pid in candidates
+                if _action_matches(self.static[pid]["action"], reach, self.namespace)
+                and _principal_may_match(self.static[pid]["principal"], principal_type)
+                and _resource_may_match(self.static[pid]["resource"], resource, set(target.parents)))
         return self._applicable_ids[key]
+
+    def _index_by_action(self) -> None:
+        """Policy ids per action id their action scope names (``==``, ``in`` an entity or a list); the policies
+        whose scope is anything else (``All``, a form not modelled) are candidates for every action."""
+        self._by_action: dict[str, set[str]] = {}
+        self._by_action_unplaced: set[str] = set()
+        action_type = f"{self.namespace}::Action"
+        for pid, policy in self.static.items():
+            constraint = policy["action"]
+            op = constraint.get("op")
+            entities = constraint.get("entities") or ([constraint["entity"]] if "entity" in constraint else [])
+            if op in ("==", "in") and entities:
+                for entity in entities:
+                    if entity.get("type") == action_type and isinstance(entity.get("id"), str):
+                        self._by_action.setdefault(entity["id"], set()).add(pid)
+            else:
+                self._by_action_unplaced.add(pid)
+
+    def principal_projection(self, target: Target, principal_type: str) -> frozenset[tuple[str, str]] | None:
+        """The entities through which the principal can matter to this request's policies, or None when it can
+        matter otherwise.
+
+        When no applicable policy's conditions mention ``principal`` and every principal scope is ``All``, ``==``,
+        ``in`` or ``is`` of literal entities, Cedar reads the principal only in the scopes: its type, whether it
+        *is* one of these entities, and which of them are its ancestors. Two requests alike in those (same action,
+        resource and context) get the same decision, reasons and errors; verify decides one of them for both.
+        """
+        key = (target.key, principal_type)
+        if key not in self._projections:
+            ids = self._applicable(target, principal_type)
+            named: set[tuple[str, str]] = set()
+            projectable = True
+            for pid in ids:
+                policy = self.static[pid]
+                scope = policy["principal"]
+                if scope.get("op") not in ("All", "==", "in", "is") or "slot" in json.dumps(scope) \
+                        or pid in self._principal_readers:
+                    projectable = False
+                    break
+                named.update(_entity_refs_of(scope))
+            self._projections[key] = frozenset(named) if projectable else None
+        return self._projections[key]
 
     def reads_context(self, target: Target, principal_type: str) -> bool:
         """Whether any policy that can apply to the request reads ``context``. When none does, the context cannot
         change the decision, and Cedar is spared parsing it (the costliest part of a request)."""
         return bool(self._applicable(target, principal_type) & self._context_readers)
+
+
+def _mentions_var(value: Any, name: str) -> bool:
+    """Whether a policy's JSON conditions use the variable ``name`` anywhere."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("Var") == name:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _entity_refs_of(scope: dict[str, Any]) -> set[tuple[str, str]]:
+    """The literal entities a principal scope names (``==``/``in`` an entity or a list of them, ``is ... in``)."""
+    found: set[tuple[str, str]] = set()
+    stack: list[Any] = [scope]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("type"), str) and isinstance(item.get("id"), str):
+                found.add((item["type"], item["id"]))
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _strings_in(value: Any) -> set[str]:
@@ -561,19 +639,36 @@ class Checker:
             # Parsed with the schema: that also brings in the action entities and their groups (scope groups).
             handle = cedarpy.Entities.from_json_str(json.dumps(list(entities.values())), schema=self.schema_handle)
             by_set: dict[int, tuple[cedarpy.PolicySet, list[tuple[_Identity, str, dict[str, Any]]]]] = {}
+            # Requests the principal projection shows alike are decided once (PolicyIndex.principal_projection):
+            # the first of each kind is asked, the others copy its answer.
+            first_of: dict[tuple[Any, ...], tuple[_Identity, str]] = {}
+            copies: list[tuple[_Identity, str, _Identity, str]] = []
             for identity in partition:
                 principal_type = identity.principal["type"]
                 context_text = json.dumps(identity.context) if identity.context else None
+                uid = (principal_type, identity.principal["id"])
+                ancestors = self._flat_ancestors(identity)
                 lists = list(identity.action_lists.values())
                 asked = lists[0] if len(lists) == 1 else dict.fromkeys(a for actions in lists for a in actions)
                 for action in asked:
                     target = self.targets[action]
                     policy_set = self.index.for_request(target, principal_type)
+                    reads_context = context_text is not None and self.index.reads_context(target, principal_type)
+                    seen_by = self.index.principal_projection(target, principal_type) \
+                        if ancestors is not None and self.index.indexed else None
+                    if seen_by is not None:
+                        kind = (action, principal_type, uid if uid in seen_by else None, ancestors & seen_by,
+                                context_text if reads_context else None)
+                        seen = first_of.get(kind)
+                        if seen is not None:
+                            copies.append((identity, action, *seen))
+                            continue
+                        first_of[kind] = (identity, action)
                     # Dicts, not Cedar text, for the entity references: cedarpy takes them in about twice as fast.
                     # The context is left out where no applicable policy reads it (Cedar then sees an empty record).
                     request = {"principal": identity.principal, "action": self._action_uid(target.action),
                                "resource": target.resource}
-                    if context_text is not None and self.index.reads_context(target, principal_type):
+                    if reads_context:
                         request["context"] = context_text
                     by_set.setdefault(id(policy_set), (policy_set, []))[1].append((identity, action, request))
             for policy_set, batch in by_set.values():
@@ -589,7 +684,23 @@ class Checker:
                     if names is None:
                         names = named[reasons] = tuple(sorted(self.index.names.get(r, r) for r in reasons))
                     results[identity.key][action] = (allowed, names)
+            for identity, action, decided, decided_action in copies:
+                results[identity.key][action] = results[decided.key][decided_action]
         return results
+
+    @staticmethod
+    def _flat_ancestors(identity: _Identity) -> frozenset[tuple[str, str]] | None:
+        """The principal's ancestors, when its parents have none of their own (as in every entity set AVP builds
+        from a Cognito token: the groups are the user's parents and nothing else's children); None otherwise."""
+        own = None
+        for item in identity.entities:
+            if item["uid"] == identity.principal:
+                own = item
+            elif item.get("parents"):
+                return None
+        if own is None:
+            return None
+        return frozenset((p["type"], p["id"]) for p in own.get("parents") or ())
 
     def _action_uid(self, action_id: str) -> dict[str, str]:
         if action_id not in self._action_uids:

@@ -516,8 +516,10 @@ class _Builder:
         # population holding it: "allowed when one of its components is" fails there, so such a population is
         # checked as a class of its own.
         kept = []
+        refusing = {key for key in {c for p in space.populations for c in p.components}
+                    if any(refused_claims(t) for t in space.tokens(classes[key]))}
         for population in space.populations:
-            if any(refused_claims(t) for c in population.components for t in space.tokens(classes[c])):
+            if refusing.intersection(population.components):
                 identity = next(i for i in identities if i.key == population.identity)
                 self._add_class(classes, space, identity, population.groups, real=True, examples=population.users)
             else:

@@ -31,6 +31,17 @@ permit (principal == MyApi::Client::"svc-client-id", action == MyApi::Action::"d
 permit (principal in MyApi::UserGroup::"us-east-1_TestPool1|writers", action, resource)
 when { context has token && context.token has client_id && context.token.client_id == "web-client-id" &&
        context.token.scope.containsAll(["api/orders.write", "api/orders.read"]) };
+
+@id("edit: not admins who also read")
+forbid (principal is MyApi::User in MyApi::UserGroup::"us-east-1_TestPool1|admins", action == MyApi::Action::"get /me",
+        resource) when { principal in MyApi::UserGroup::"us-east-1_TestPool1|readers" };
+
+@id("edit: writers by is-in")
+permit (principal is MyApi::User in MyApi::UserGroup::"us-east-1_TestPool1|writers",
+        action == MyApi::Action::"delete /orders/{id}", resource);
+
+@id("edit: not user a")
+forbid (principal == MyApi::User::"us-east-1_TestPool1|sub-a", action == MyApi::Action::"post /orders", resource);
 """
 
 

@@ -8,6 +8,7 @@ reading it must reject anything it does not understand (unknown keys, wrong type
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -84,11 +85,17 @@ def from_jsonable(cls: Any, data: Any, path: str = "") -> Any:
     raise SnapshotError(path, f"expected {_TYPE_NAMES[cls]}, got {_describe(data)}")
 
 
+@functools.cache
+def _model_of(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """A model class's resolved type hints and init fields, once per class: resolving the hints costs more than
+    reading an object (a 10,000-user snapshot spent 4 s in get_type_hints)."""
+    return get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
 def _dataclass_from(cls: Any, data: Any, path: str) -> Any:
     if not isinstance(data, dict):
         raise SnapshotError(path, f"expected an object, got {_describe(data)}")
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints, fields = _model_of(cls)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"{path}.{unknown[0]}" if path else unknown[0]

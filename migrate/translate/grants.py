@@ -22,6 +22,9 @@ from migrate.regime import PoolRegime, PrincipalClass
 from migrate.translate.model import Finding, Grant, PrincipalRef, RoutePlan
 from pretoken_lambda.rules import Conditions, Rule, Subject
 
+EXPOSED_NAMED = 12  # principal classes a latent-exposure finding names in its message
+EXPOSED_KEPT = 200  # ... and keeps in its detail (with the full counts beside them)
+
 
 def _user_conditions_only(when: Conditions) -> Conditions:
     return dataclasses.replace(when, client_ids=None, trigger_sources=None)
@@ -203,13 +206,19 @@ class GrantBuilder:
                     continue
                 action = ("dropped (--tighten): verify lists who loses it" if self.tighten
                           else "preserved by a policy conditioned on this client; --tighten drops it")
+                # Named in full up to EXPOSED_NAMED classes; past that (a large pool: nearly every user a combination
+                # of their own) the first ones and a count of classes and users keep the finding one readable line.
+                users = sum(len(c.examples) for c in exposed)
+                shown = ", ".join(c.label for c in exposed[:EXPOSED_NAMED])
+                if len(exposed) > EXPOSED_NAMED:
+                    shown += f" and {len(exposed) - EXPOSED_NAMED:,} more classes; {users:,} users in all"
                 self.findings.append(Finding(
                     "latent-exposure", "review",
                     f"app client {flow.client_name} ({flow.client_id}) lets any user request {scope} through the "
-                    f"hosted UI, whatever their groups ({', '.join(c.label for c in exposed)} get it only this way): "
-                    f"{action}", routes=routes,
+                    f"hosted UI, whatever their groups ({shown} get it only this way): {action}", routes=routes,
                     detail={"client_id": flow.client_id, "client_name": flow.client_name, "scope": scope,
-                            "exposed": [c.key for c in exposed], "tightened": self.tighten}))
+                            "exposed": [c.key for c in exposed[:EXPOSED_KEPT]], "exposed_classes": len(exposed),
+                            "exposed_users": users, "tightened": self.tighten}))
                 if not self.tighten:
                     self.grants.append(Grant(
                         kind="hosted-ui-exposure", principal=PrincipalRef("any-user", label="any user"),
