@@ -205,6 +205,10 @@ class PolicyIndex:
             # Only the policies whose action scope names an action in reach (or that the action index cannot
             # place) are looked at: each target costs what its own policies cost, not the whole set's.
             candidates = set(self._by_action_unplaced).union(*(self._by_action.get(a, ()) for a in reach))
+            # ... and, of those, only the ones whose resource scope names the resource or one of its parents (or
+            # that the resource index cannot place): in the routes layout every policy names the same action.
+            candidates &= self._by_resource_unplaced.union(
+                *(self._by_resource.get(uid, ()) for uid in (resource, *target.parents)))
             self._applicable_ids[key] = frozenset(
                 pid for pid in candidates
                 if _action_matches(self.static[pid]["action"], reach, self.namespace)
@@ -228,6 +232,18 @@ class PolicyIndex:
                         self._by_action.setdefault(entity["id"], set()).add(pid)
             else:
                 self._by_action_unplaced.add(pid)
+        # Resource scopes: ``==``/``in`` a literal entity are placed under it; ``All``, ``is`` and anything else
+        # are candidates for every resource (the exact test is still _resource_may_match).
+        self._by_resource: dict[tuple[str, str], set[str]] = {}
+        self._by_resource_unplaced: set[str] = set()
+        for pid, policy in self.static.items():
+            constraint = policy["resource"]
+            entity = constraint.get("entity")
+            if constraint.get("op") in ("==", "in") and isinstance(entity, dict) and "slot" not in constraint \
+                    and isinstance(entity.get("type"), str) and isinstance(entity.get("id"), str):
+                self._by_resource.setdefault((entity["type"], entity["id"]), set()).add(pid)
+            else:
+                self._by_resource_unplaced.add(pid)
 
     def principal_projection(self, target: Target, principal_type: str) -> frozenset[tuple[str, str]] | None:
         """The entities through which the principal can matter to this request's policies, or None when it can
@@ -800,6 +816,7 @@ class Checker:
             decided = [everything[(cls.key, index)] for index in range(len(tokens))]
             denied = [(False, ())] * len(tokens)
             today_by_scopes: dict[frozenset[str], list[bool]] = {}
+            scope_by_rule: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
             id_token_today = [t.issues_id_token and not cls.is_machine for t in tokens]
             for route in self.routes:
                 after = self.after[route.route]
@@ -820,7 +837,10 @@ class Checker:
                     if can_today:
                         trace.can_today[route.route].add(cls.key)
                 if self.config is not None:  # scope and shadow modes: one rule per route, whatever the verb
-                    scope = [self.scope_mode(t, route, cls) for t in tokens]
+                    rule = (after.token_use, after.scopes)  # what scope mode decides by: alike for alike routes
+                    scope = scope_by_rule.get(rule)
+                    if scope is None:
+                        scope = scope_by_rule[rule] = [self.scope_mode(t, route, cls) for t in tokens]
                     if traced:
                         trace.scope[(cls.key, route.route)] = scope
                     if scope != today:
@@ -896,9 +916,9 @@ class Checker:
         for position, diff in enumerate(result.differences):
             reached = [populations[n] for n in holding.get(diff.principal, ()) if differs(n, diff)]
             if reached:
-                names = [*diff.examples, *(u for p in reached for u in p.users)]
+                names = [*diff.examples, *(u for p in reached[:EXAMPLES_KEPT] for u in p.users[:EXAMPLES_KEPT])]
                 result.differences[position] = replace(diff, examples=tuple(names[:EXAMPLES_KEPT]),
-                                                       users=len(names))
+                                                       users=diff.users + sum(len(p.users) for p in reached))
 
     def _differences(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass,
                      tokens: tuple[Token, ...], today: list[bool], cedar: list[tuple[bool, tuple[str, ...]]]
@@ -913,7 +933,7 @@ class Checker:
             why = self._why(route, verb, action, cls, tokens, which, gains, policies)
             out.append(Difference(route=route.route, verb=verb, action=action or "", principal=cls.key,
                                   principal_label=cls.label, direction="gains" if gains else "loses",
-                                  examples=cls.examples, policies=policies, scopes=scopes,
+                                  examples=cls.examples[:EXAMPLES_KEPT], policies=policies, scopes=scopes,
                                   flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
                                   users=0 if cls.is_machine else len(cls.examples)))
         return out
@@ -934,7 +954,7 @@ class Checker:
             scopes = tuple(sorted({s for i in which for s in tokens[i].scopes} & set(route.scopes)))
             out.append(Difference(route=route.route, verb=verb, action=after.actions.get(verb, ""), principal=cls.key,
                                   principal_label=cls.label, direction="gains" if gains else "loses",
-                                  examples=cls.examples, scopes=scopes,
+                                  examples=cls.examples[:EXAMPLES_KEPT], scopes=scopes,
                                   flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
                                   mode="scope", users=0 if cls.is_machine else len(cls.examples)))
         return out

@@ -36,7 +36,7 @@ from typing import Any
 import cedarpy
 
 from migrate import __version__
-from migrate.equivalence import Checker, Difference, EquivalenceResult
+from migrate.equivalence import EXAMPLES_KEPT, Checker, Difference, EquivalenceResult
 from migrate.errors import UserError
 from migrate.iac.terraform import keep_working_files, module_files
 from migrate.inventory import inventory_to_dict
@@ -79,8 +79,7 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
     causes = {id(d): difference_cause(translation, d) for d in result.differences}
 
     def who(keys: set[str]) -> list[dict[str, Any]]:
-        return [{"key": k, "label": classes[k].label, "examples": list(classes[k].examples)}
-                for k in sorted(keys, key=lambda k: classes[k].label)]
+        return [_who(classes[k]) for k in sorted(keys, key=lambda k: classes[k].label)]
 
     differences_by_route: dict[str, list[Any]] = {}
     for diff in result.differences:
@@ -97,6 +96,9 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
             "status": status, "reasons": reasons,
             "today": who(result.today.get(route.route, set())) if route.migrated else [],
             "after": who(result.after.get(route.route, set())) if route.migrated else [],
+            # Every real user who can call it (any verb), those of populations included (migrate.space).
+            "users_today": result.users_today.get(route.route, 0) if route.migrated else 0,
+            "users_after": result.users_after.get(route.route, 0) if route.migrated else 0,
             "policies": sorted(result.policies.get(route.route, set())),
             "backend_claims": list(route.backend_reads_claims),
             "proxy_integration": route.proxy_integration,
@@ -119,14 +121,15 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
         "inventory": {"path": inventory_path, "created_at": inventory.created_at},
         "summary": summary,
         "routes": routes,
-        "principal_classes": [{"key": c.key, "kind": c.kind, "label": c.label, "examples": list(c.examples)}
-                              for c in result.classes],
+        "principal_classes": [dict(_who(c), kind=c.kind) for c in result.classes],
+        "populations": {"combinations": result.populations, "users": result.population_users},
         "policies": [{"id": p.policy_id, "file": f"policies/{file_name(i + 1, p.policy_id)}", "kind": p.kind,
                       "rule": p.rule_id, "scopes": list(p.scopes), "bytes": p.size}
                      for i, p in enumerate(translation.policies)],
         "findings": [{"code": f.code, "severity": f.severity, "message": f.message, "routes": list(f.routes),
                       "detail": f.detail} for f in translation.findings],
-        "differences": [dict(asdict(d), cause=causes[id(d)]) for d in result.differences],
+        "differences": [dict(asdict(d), cause=causes[id(d)], examples=list(d.examples[:EXAMPLES_KEPT]))
+                        for d in result.differences],
         "token_mismatches": [asdict(m) for m in result.token_mismatches],
         "quotas": [{"name": q.name, "used": q.used, "limit": q.limit} for q in translation.quotas],
         "equivalence": {"equivalent": result.equivalent, "verdict": result.verdict,
@@ -135,6 +138,13 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
                         "classes": len(result.classes), "routes": len(result.routes)},
         "next_steps": _next_steps(translation, result, inventory_path, out),
     }
+
+
+def _who(cls: Any) -> dict[str, Any]:
+    """A principal class as plan.json names it: a few of its real users, and how many there are (a class such as
+    "users in no group" can hold most of a pool: every route listing them all made plan files of hundreds of MB)."""
+    users = 0 if cls.is_machine else len(cls.examples)
+    return {"key": cls.key, "label": cls.label, "examples": list(cls.examples[:EXAMPLES_KEPT]), "users": users}
 
 
 def _status(route: Any, findings: list[Any], diffs: list[Any], causes: dict[int, str]) -> tuple[str, list[str]]:

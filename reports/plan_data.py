@@ -22,7 +22,10 @@ SEVERITY_ORDER = ("blocking", "review", "info")
 
 
 def who(principal: Principal) -> Record:
-    return {"key": principal.key, "label": principal.label, "examples": list(principal.examples)}
+    record: Record = {"key": principal.key, "label": principal.label, "examples": list(principal.examples)}
+    if principal.users is not None:
+        record["users"] = principal.users
+    return record
 
 
 def endpoint(route: str, verb: str) -> str:
@@ -74,6 +77,8 @@ def _route_row(route: Route, changes: dict[str, list[Record]], proxy: bool) -> R
         "after": [who(p) for p in route.after],
         "today_count": len(route.today),
         "after_count": len(route.after),
+        "users_today": route.users_today,
+        "users_after": route.users_after,
         "gains": changes.get("gains", []),
         "loses": changes.get("loses", []),
         "policies": list(route.policies),

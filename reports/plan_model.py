@@ -24,7 +24,8 @@ class Principal:
     key: str
     label: str
     kind: str = ""
-    examples: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # a few of its real users (or the client's name)
+    users: int | None = None  # how many real users it stands for (None: a plan written before the count)
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,14 @@ class Route:
     backend_claims: tuple[str, ...]
     proxy_integration: bool | None = None  # None: a plan written before the field
     authorizer: str = ""  # "name (TYPE)" of today's authorizer, when the plan says
+    # Real users who can call it, those decided through their groups' classes included (None: an older plan).
+    users_today: int | None = None
+    users_after: int | None = None
 
     @property
     def unreachable(self) -> bool:
         # A migrated method no principal class can call today: a scope nobody obtains, usually.
-        return self.migrated and not self.today
+        return self.migrated and not self.today and not self.users_today
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def load_plan(document: dict[str, Any]) -> Plan:
 def _principal(entry: dict[str, Any], known: dict[str, Principal] | None = None) -> Principal:
     kind = entry.get("kind") or (known[entry["key"]].kind if known and entry["key"] in known else "")
     return Principal(key=entry["key"], label=entry.get("label") or entry["key"], kind=kind,
-                     examples=tuple(entry.get("examples", ())))
+                     examples=tuple(entry.get("examples", ())), users=entry.get("users"))
 
 
 def _route(entry: dict[str, Any], classes: dict[str, Principal]) -> Route:
@@ -198,6 +202,7 @@ def _route(entry: dict[str, Any], classes: dict[str, Principal]) -> Route:
         policies=tuple(entry.get("policies", ())), backend_claims=tuple(entry.get("backend_claims", ())),
         proxy_integration=entry.get("proxy_integration"),
         authorizer=_authorizer(entry.get("authorizer")),
+        users_today=entry.get("users_today"), users_after=entry.get("users_after"),
     )
 
 

@@ -37,7 +37,7 @@ from reports.plan_data import Record
 from reports.plan_model import Plan, load_plan
 
 REPORT_FORMAT_VERSION = 1
-EXAMPLES_SHOWN = 3  # "a few example users" per principal class; the JSON keeps them all
+EXAMPLES_SHOWN = 3  # "a few example users" per principal class; plan.json keeps 20 of them and the count
 CSV_COLUMNS = ("route", "authorization_type", "scopes", "token_use", "actions", "status", "reasons", "today",
                "today_count", "after", "after_count", "gains", "loses", "policies", "backend_claims",
                "proxy_integration")
@@ -168,7 +168,8 @@ def who_line(entry: Record) -> str:
     suffix = f" [{', '.join(verbs)}]" if verbs else ""
     if not examples:
         return label + suffix
-    more = ", …" if len(examples) > EXAMPLES_SHOWN else ""
+    users = entry.get("users") or 0
+    more = f", … {users:,} users" if users > EXAMPLES_SHOWN else ", …" if len(examples) > EXAMPLES_SHOWN else ""
     return f"{label} (e.g. {', '.join(examples[:EXAMPLES_SHOWN])}{more}){suffix}"
 
 
@@ -176,18 +177,24 @@ def who_cell(entries: list[Record]) -> tuple[str, ...]:
     return tuple(who_line(e) for e in entries)
 
 
+def _users(count: int | None) -> tuple[str, ...]:
+    """The count of real users first: with large pools most of them are in group combinations no class names."""
+    return () if count is None else (f"{count:,} user{'' if count == 1 else 's'}",)
+
+
 def today_cell(row: Record) -> Cell:
     if not row["migrated"]:
         return "— (not migrated)"
-    return who_cell(row["today"]) or ("no one",)
+    return (*_users(row.get("users_today")), *who_cell(row["today"])) or ("no one",)
 
 
 def after_cell(row: Record) -> Cell:
     if not row["migrated"]:
         return "— (not migrated)"
-    if not row["gains"] and not row["loses"] and _keys(row["after"]) == _keys(row["today"]):
-        return "same as today" if row["today"] else ("no one",)
-    lines = list(who_cell(row["after"])) or ["no one"]
+    if (not row["gains"] and not row["loses"] and _keys(row["after"]) == _keys(row["today"])
+            and row.get("users_after") == row.get("users_today")):
+        return "same as today" if row["today"] or row.get("users_today") else ("no one",)
+    lines = [*_users(row.get("users_after")), *who_cell(row["after"])] or ["no one"]
     lines += [f"loses: {who_line(w)}" for w in row["loses"]]
     lines += [f"gains: {who_line(w)}" for w in row["gains"]]
     return tuple(lines)
