@@ -83,8 +83,8 @@ def generated_inventory(endpoints: int, groups: int, users: int, seed: int = 7) 
                      apis=[api], user_pools=[pool])
 
 
-def _run(argv: list[str]) -> tuple[int, float, float]:
-    """Exit code, wall seconds and peak RSS (MB) of one avp-migrate process."""
+def _run(argv: list[str]) -> tuple[int, float, float, float]:
+    """Exit code, wall seconds, CPU seconds (user + system) and peak RSS (MB) of one avp-migrate process."""
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "migrate", *argv], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -93,7 +93,7 @@ def _run(argv: list[str]) -> tuple[int, float, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0, 2, 3):
         raise SystemExit(f"avp-migrate {' '.join(argv)} failed: {process.stderr.read().decode()[-2000:]}")
-    return process.returncode, elapsed, usage.ru_maxrss / 1024
+    return process.returncode, elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def measure(endpoints: int, groups: int, users: int) -> dict[str, object]:
@@ -101,29 +101,30 @@ def measure(endpoints: int, groups: int, users: int) -> dict[str, object]:
         inventory = Path(folder) / "inventory.json"
         inventory.write_text(json.dumps(inventory_to_dict(generated_inventory(endpoints, groups, users))))
         plan = Path(folder) / "plan"
-        plan_code, plan_seconds, plan_mb = _run(["plan", str(inventory), "--out", str(plan)])
-        verify_code, verify_seconds, verify_mb = _run(["verify", str(inventory), "--plan", str(plan)])
+        plan_code, plan_seconds, plan_cpu, plan_mb = _run(["plan", str(inventory), "--out", str(plan)])
+        verify_code, verify_seconds, verify_cpu, verify_mb = _run(["verify", str(inventory), "--plan", str(plan)])
         files = [p for p in plan.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files)
         largest = max(files, key=lambda p: p.stat().st_size)
         return {"endpoints": endpoints, "groups": groups, "users": users,
                 "inventory_mb": round(inventory.stat().st_size / 2**20, 1),
-                "plan_s": round(plan_seconds, 2), "plan_mb": round(plan_mb), "plan_exit": plan_code,
-                "verify_s": round(verify_seconds, 2), "verify_mb": round(verify_mb), "verify_exit": verify_code,
+                "plan_s": round(plan_seconds, 2), "plan_cpu_s": round(plan_cpu, 2), "plan_mb": round(plan_mb),
+                "plan_exit": plan_code, "verify_s": round(verify_seconds, 2), "verify_cpu_s": round(verify_cpu, 2),
+                "verify_mb": round(verify_mb), "verify_exit": verify_code,
                 "folder_mb": round(size / 2**20, 2),
                 "largest_file": f"{largest.relative_to(plan)} ({largest.stat().st_size / 2**20:.2f} MB)"}
 
 
 def main(sizes: list[tuple[int, int, int]] | None = None) -> None:
     rows = [measure(*size) for size in (sizes or CURVE)]
-    print("plan + verify at real pool sizes (each a fresh process; wall time, peak RSS, plan folder)")
-    print(f"{'endpoints':>9} {'groups':>6} {'users':>7} | {'plan':>7} {'MB':>5} | {'verify':>7} {'MB':>5} | "
-          f"{'total':>7} | {'folder':>8} | largest file")
+    print("plan + verify at real pool sizes (each a fresh process: wall and CPU time, peak RSS; the plan folder)")
+    print(f"{'endpoints':>9} {'groups':>6} {'users':>7} | {'plan wall/CPU':>14} {'MB':>5} | {'verify wall/CPU':>15} "
+          f"{'MB':>5} | {'CPU total':>9} | {'folder':>9} | largest file")
     for r in rows:
-        total = float(r["plan_s"]) + float(r["verify_s"])  # type: ignore[arg-type]
-        print(f"{r['endpoints']:>9,} {r['groups']:>6,} {r['users']:>7,} | {r['plan_s']:>6}s {r['plan_mb']:>5} | "
-              f"{r['verify_s']:>6}s {r['verify_mb']:>5} | {total:>6.1f}s | {r['folder_mb']:>6} MB | "
-              f"{r['largest_file']}")
+        cpu = float(r["plan_cpu_s"]) + float(r["verify_cpu_s"])  # type: ignore[arg-type]
+        print(f"{r['endpoints']:>9,} {r['groups']:>6,} {r['users']:>7,} | {r['plan_s']:>6}s/{r['plan_cpu_s']:>6}s "
+              f"{r['plan_mb']:>5} | {r['verify_s']:>6}s/{r['verify_cpu_s']:>6}s  {r['verify_mb']:>5} | {cpu:>8.1f}s | "
+              f"{r['folder_mb']:>6} MB | {r['largest_file']}")
     if sizes is None:
         RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -815,6 +815,8 @@ class Checker:
             users = 0 if cls.is_machine else len(cls.examples)
             decided = [everything[(cls.key, index)] for index in range(len(tokens))]
             denied = [(False, ())] * len(tokens)
+            denied_allowed = [False] * len(tokens)
+            by_representative: dict[str, tuple[list[tuple[bool, tuple[str, ...]]], list[bool]]] = {}
             today_by_scopes: dict[frozenset[str], list[bool]] = {}
             scope_by_rule: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
             id_token_today = [t.issues_id_token and not cls.is_machine for t in tokens]
@@ -849,8 +851,15 @@ class Checker:
                 can_after = False
                 for verb in route.actions:
                     action = after.actions.get(verb)
-                    cedar = [d[action] for d in decided] if action is not None else denied
-                    allowed = [a for a, _ in cedar]
+                    if action is None:
+                        cedar, allowed = denied, denied_allowed
+                    else:
+                        # Actions with one representative are decided alike for every token (see _target).
+                        found = by_representative.get(self._representative[action])
+                        if found is None:
+                            cedar = [d[action] for d in decided]
+                            found = by_representative[self._representative[action]] = (cedar, [a for a, _ in cedar])
+                        cedar, allowed = found
                     if traced:
                         trace.after[(cls.key, route.route, verb)] = allowed
                     if True in allowed:

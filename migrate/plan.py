@@ -25,7 +25,6 @@ actions, status, reasons, today/after: principal classes with examples, policies
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ import cedarpy
 from migrate import __version__
 from migrate.equivalence import EXAMPLES_KEPT, Checker, Difference, EquivalenceResult
 from migrate.errors import UserError
+from migrate.fileio import pretty_json
 from migrate.iac.terraform import keep_working_files, module_files
 from migrate.inventory import inventory_to_dict
 from migrate.inventory.model import Inventory
@@ -204,9 +204,8 @@ def write_plan(translation: Translation, result: EquivalenceResult, out: str | o
         from reports.plan_report import write_plan_report
 
         write_plan_report(document, staging)
-        (staging / MARKER).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / SNAPSHOT).write_text(json.dumps(inventory_to_dict(inventory), indent=2, ensure_ascii=False)
-                                        + "\n", encoding="utf-8")
+        (staging / MARKER).write_text(pretty_json(document), encoding="utf-8")
+        (staging / SNAPSHOT).write_text(pretty_json(inventory_to_dict(inventory)), encoding="utf-8")
         write_manifest(staging, tool_version=__version__)
         # A plan folder that has been deployed keeps its deployment record: undeploy, cutover and the next
         # deploy find what exists through it.

@@ -22,13 +22,13 @@ writes files, calls no AWS API.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from migrate.fileio import pretty_json
 from reports import plan_data
 from reports.document import Badge, Block, Cell, Code, Column, Facts, Paragraph, Report, Section, Steps, Table, Tone
 from reports.html import render_html
@@ -86,7 +86,7 @@ def write_plan_report(document: dict[str, Any], folder: Path) -> list[Path]:
     md.write_text(render_markdown(report), encoding="utf-8")
     page.write_text(render_html(report), encoding="utf-8")
     routes_frame(data.routes).to_csv(csv, index=False, lineterminator="\n", encoding="utf-8")
-    machine.write_text(json.dumps(report_json(plan, data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    machine.write_text(pretty_json(report_json(plan, data)), encoding="utf-8")
     return [md, page, csv, machine]
 
 
