@@ -327,11 +327,16 @@ class _Builder:
         rule_users = {u: rule.id for rule in self.rules if rule.when is not None for u in rule.when.users or ()}
         policy_users = self.facts.users
 
+        naming: dict[str, set[str]] = {}  # username or sub -> ids of the rules that name it
+        for rule in self.rules:
+            for name in (rule.when.users or ()) if rule.when is not None else ():
+                naming.setdefault(name, set()).add(rule.id)
+        sorted_tested = sorted(tested)
+
         def signature(user: User) -> tuple[Any, ...]:
-            named_by = tuple(sorted(r.id for r in self.rules if r.when is not None and r.when.users
-                                    and ({user.username, user.sub} & set(r.when.users))))
+            named_by = tuple(sorted(naming.get(user.username, set()) | naming.get(user.sub, set())))
             attributes = []
-            for name in sorted(tested):
+            for name in sorted_tested:
                 value = user.attributes.get(name)
                 if not value:
                     continue
@@ -499,8 +504,9 @@ class _Builder:
             members = dict(identity.members) if identity.key else {
                 g: tuple(sorted(n)) for g, n in self._anonymous_examples.items()}
             key_of: dict[frozenset[str], str] = {}
+            real_groups = set(identity.real_groups)  # a tuple's `in` made this quadratic in the users
             for groups in [*identity.real_groups, *combinations]:
-                real = groups in identity.real_groups
+                real = groups in real_groups
                 if self.populations and real and groups not in combination_set and derivable(groups):
                     pending.append((groups, members.get(groups, ())))
                     continue

@@ -72,8 +72,8 @@ def test_an_allow_list_without_a_client_is_a_difference(demo_plan, capsys):
     (plan / "authorizer-config.json").write_text(json.dumps(config))
     code, out, _ = run(capsys, "verify", str(inventory_path), "--plan", str(plan))
     assert code == ExitCode.DIFFERENCES
-    assert re.search(r"LOSES GET /avp \[GET\]: group avp-group \(e\.g\. alice, frank\); .*allow-list does not include mobile",
-                     out)
+    assert re.search(r"LOSES GET /avp \[GET\]: group avp-group \(e\.g\. alice, frank\); "
+                     r".*allow-list does not include mobile", out)
     assert "in scope/shadow mode" in out  # scope mode refuses the client too
 
 

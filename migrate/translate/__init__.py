@@ -30,6 +30,7 @@ from migrate.translate.render import (
     validate,
 )
 from migrate.translate.schema import build_routes_schema, build_schema, schema_json
+from migrate.translate.scope_reach import ScopeReach
 
 LAYOUTS = ("scopes", "groups")
 
@@ -347,7 +348,11 @@ def _route_findings(translation: Translation) -> list[Finding]:
     findings: list[Finding] = []
     pool = translation.pool
     used = {s for r in translation.migrated_routes for s in r.scopes}
-    granted = {s for cls in translation.regime.classes for t in translation.regime.tokens(cls) for s in t.scopes}
+    # Clients' tokens directly; users' through one class per kind that holds a scope alike (ScopeReach).
+    machines = {s for cls in translation.regime.classes if cls.is_machine for t in translation.regime.tokens(cls)
+                for s in t.scopes}
+    reach = ScopeReach(translation.regime)
+    granted = machines | {s for s in used - machines if reach.obtainable(s)}
     defined = set(pool.defined_scopes)
     unused = sorted(defined - used)
     if unused:

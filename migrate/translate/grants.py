@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from migrate.inventory.model import User
 from migrate.regime import PoolRegime, PrincipalClass
 from migrate.translate.model import Finding, Grant, PrincipalRef, RoutePlan
+from migrate.translate.scope_reach import ScopeReach
 from pretoken_lambda.rules import Conditions, Rule, Subject
 
 EXPOSED_NAMED = 12  # principal classes a latent-exposure finding names in its message
@@ -189,12 +190,16 @@ class GrantBuilder:
     # --- hosted UI: scopes any user of a client can request --------------------------------------------------
 
     def _hosted_ui_exposures(self) -> None:
-        user_classes = [c for c in self.regime.classes if not c.is_machine]
+        reach = ScopeReach(self.regime)
+        order = {c.key: n for n, c in enumerate(reach.user_classes)}
         for flow in self.regime.user_flows:
             if flow.kind != "hosted-ui":
                 continue
             for scope in sorted(set(flow.requested_scopes) & self.used_scopes):
-                exposed = [c for c in user_classes if self._only_through(c, flow.client_id, scope)]
+                # One class per kind that holds the scope alike answers for the kind (ScopeReach).
+                exposed = sorted((c for kind in reach.kinds(scope)
+                                  if self._only_through(kind.representative, flow.client_id, scope)
+                                  for c in kind.members), key=lambda c: order[c.key])
                 routes = _routes_for([scope], self.routes)
                 if not exposed:
                     self.findings.append(Finding(
