@@ -469,6 +469,8 @@ class Checker:
         self.refused: dict[tuple[str, int], str] = {}  # (class, token) -> why AVP or the authorizer refuses it
         self._actions_cache: dict[str, tuple[str, ...]] = {}
         self._split_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+        self._route_index: tuple[dict[str, set[int]], dict[str, set[int]], set[int]] | None = None
+        self._classes = {c.key: c for c in self.space.classes}
 
     def _target(self, route: str, action: str, parents: tuple[tuple[str, str], ...]) -> str:
         if self.store_layout == "routes":
@@ -820,7 +822,7 @@ class Checker:
             today_by_scopes: dict[frozenset[str], list[bool]] = {}
             scope_by_rule: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
             id_token_today = [t.issues_id_token and not cls.is_machine for t in tokens]
-            for route in self.routes:
+            for route in self._active_routes(cls, tokens, decided):
                 after = self.after[route.route]
                 if route.token_use == "access":
                     required = self._required[route.route]
@@ -880,6 +882,39 @@ class Checker:
         result.seconds = time.perf_counter() - started
         return result
 
+    def _active_routes(self, cls: PrincipalClass, tokens: tuple[Token, ...],
+                       decided: list[dict[str, tuple[bool, tuple[str, ...]]]]) -> list[RoutePlan]:
+        """The routes some token of this class may call in either regime (today, the config's scope rule, or
+        Cedar). On every other route both regimes deny every token: nothing to record, nothing can differ. For a
+        class of one group that is a handful of routes, not all of them."""
+        if self._route_index is None:
+            index: dict[str, set[int]] = {}  # scope -> routes a token holding it may call (today or scope mode)
+            by_action: dict[str, set[int]] = {}
+            id_routes: set[int] = set()
+            for number, route in enumerate(self.routes):
+                after = self.after[route.route]
+                for token_use, scopes in ((route.token_use, route.scopes), (after.token_use, after.scopes)):
+                    if token_use == "access":
+                        for scope in scopes:
+                            index.setdefault(scope, set()).add(number)
+                    else:
+                        id_routes.add(number)
+                for action in after.actions.values():
+                    by_action.setdefault(action, set()).add(number)
+            self._route_index = (index, by_action, id_routes)
+        index, by_action, id_routes = self._route_index
+        active: set[int] = set()
+        for token in tokens:
+            for scope in token.scopes:
+                active.update(index.get(scope, ()))
+        if not cls.is_machine and any(t.issues_id_token for t in tokens):
+            active |= id_routes
+        for answers in decided:
+            for action, (allowed, _) in answers.items():
+                if allowed:
+                    active.update(by_action.get(action, ()))
+        return [self.routes[n] for n in sorted(active)]
+
     def _decide_populations(self, result: EquivalenceResult, trace: _Trace) -> None:
         """The real users of populations (:class:`migrate.space.Population`): counted where they can call a route,
         and named in the differences of the components that decide for them. A population's token is allowed
@@ -913,11 +948,13 @@ class Checker:
             key = (str(number), diff.route, diff.verb, diff.mode + diff.direction)
             if key not in reached_by:
                 components = populations[number].components
+                # A component the route was not active for denies every token there in both regimes.
+                denied = [False] * len(self.space.tokens(self._classes[components[0]]))
                 today = [any(column) for column in
-                         zip(*(trace.today[(c, diff.route)] for c in components), strict=True)]
+                         zip(*(trace.today.get((c, diff.route), denied) for c in components), strict=True)]
                 after = [any(column) for column in zip(*(
-                    trace.scope[(c, diff.route)] if diff.mode == "scope" else trace.after[(c, diff.route, diff.verb)]
-                    for c in components), strict=True)]
+                    trace.scope.get((c, diff.route), denied) if diff.mode == "scope"
+                    else trace.after.get((c, diff.route, diff.verb), denied) for c in components), strict=True)]
                 gains = diff.direction == "gains"
                 reached_by[key] = any(a != t and a == gains for t, a in zip(today, after, strict=True))
             return reached_by[key]
