@@ -49,7 +49,7 @@ from migrate.embedded.avp.store import IdentitySourceRecord
 from migrate.errors import ExitCode
 from migrate.inventory.model import COGNITO_POOL_ID
 from migrate.regime import PoolRegime, PrincipalClass, Token
-from migrate.space import MAX_PARENTS, PrincipalSpace, policy_facts, refused_claims
+from migrate.space import MAX_PARENTS, Population, PrincipalSpace, policy_facts, refused_claims
 from migrate.translate.model import RoutePlan
 
 Direction = Literal["gains", "loses"]
@@ -98,6 +98,10 @@ class EquivalenceResult:
     users_after: dict[str, int] = field(default_factory=dict)
     populations: int = 0  # real group combinations decided through their components (migrate.space.Population)
     population_users: int = 0
+    # Only when asked (Checker(users_detail=True), `verify --users`): every real user per route (today, after) and
+    # per difference (aligned with `differences`).
+    route_users: dict[str, tuple[list[str], list[str]]] | None = None
+    difference_users: list[list[str]] | None = None
     decisions: int = 0  # Cedar evaluations actually run
     requests: int = 0  # (token, action) pairs decided, including those answered from identical requests
     tokens: int = 0  # tokens checked (every class, every token it can obtain)
@@ -418,7 +422,8 @@ class Checker:
     def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, namespace: str, schema: dict[str, Any],
                  policies_text: str, indexed: bool = True, store_layout: str = "actions",
                  config: AuthorizerConfig | None = None, space: PrincipalSpace | None = None,
-                 populations: bool = True) -> None:
+                 populations: bool = True, users_detail: bool = False) -> None:
+        self.users_detail = users_detail  # also list every real user per route and per difference (verify --users)
         self.regime = regime
         self.routes = [r for r in routes if r.migrated]
         self.namespace = namespace
@@ -809,6 +814,8 @@ class Checker:
             result.users_today[route.route] = result.users_after[route.route] = 0
         everything = self.decide_all()
         trace = _Trace({c for p in space.populations for c in p.components})
+        detail: dict[str, tuple[list[str], list[str]]] | None = \
+            {r.route: ([], []) for r in self.routes} if self.users_detail else None
         for cls in space.classes:
             tokens = space.tokens(cls)
             result.tokens += len(tokens)
@@ -836,6 +843,8 @@ class Checker:
                     if reported:
                         result.today[route.route].add(cls.key)
                     result.users_today[route.route] += users
+                    if detail is not None and users:
+                        detail[route.route][0].append(cls.key)
                 if traced:
                     trace.today[(cls.key, route.route)] = today
                     if can_today:
@@ -875,9 +884,13 @@ class Checker:
                         result.differences += self._differences(route, verb, action, cls, tokens, today, cedar)
                 if can_after:
                     result.users_after[route.route] += users
+                    if detail is not None and users:
+                        detail[route.route][1].append(cls.key)
                     if traced:
                         trace.can_after[route.route].add(cls.key)
-        self._decide_populations(result, trace)
+        reached = self._decide_populations(result, trace)
+        if detail is not None:
+            self._list_users(result, trace, detail, reached)
         result.decisions, result.requests = self.decisions, self.requests
         result.seconds = time.perf_counter() - started
         return result
@@ -915,7 +928,30 @@ class Checker:
                     active.update(by_action.get(action, ()))
         return [self.routes[n] for n in sorted(active)]
 
-    def _decide_populations(self, result: EquivalenceResult, trace: _Trace) -> None:
+    def _list_users(self, result: EquivalenceResult, trace: _Trace, detail: dict[str, tuple[list[str], list[str]]],
+                    reached: dict[int, list[Population]]) -> None:
+        """Every real user by name (``verify --users``): per route, who can call it today and after; per difference,
+        everyone it reaches."""
+        populations = self.space.populations
+        holding: dict[str, list[int]] = {}
+        for number, population in enumerate(populations):
+            for key in population.components:
+                holding.setdefault(key, []).append(number)
+
+        def names(class_keys: list[str], components: set[str]) -> list[str]:
+            found = [u for key in class_keys for u in self._classes[key].examples]
+            numbers = sorted({n for key in components for n in holding.get(key, ())})
+            return sorted(found + [u for n in numbers for u in populations[n].users])
+
+        result.route_users = {
+            route.route: (names(detail[route.route][0], trace.can_today[route.route]),
+                          names(detail[route.route][1], trace.can_after[route.route])) for route in self.routes}
+        result.difference_users = [
+            sorted([*(() if self._classes[d.principal].is_machine else self._classes[d.principal].examples),
+                    *(u for p in reached.get(n, ()) for u in p.users)])
+            for n, d in enumerate(result.differences)]
+
+    def _decide_populations(self, result: EquivalenceResult, trace: _Trace) -> dict[int, list[Population]]:
         """The real users of populations (:class:`migrate.space.Population`): counted where they can call a route,
         and named in the differences of the components that decide for them. A population's token is allowed
         exactly when the same flow's token of one of its components is, so it can differ from today only where a
@@ -924,8 +960,9 @@ class Checker:
         populations = self.space.populations
         result.populations = len(populations)
         result.population_users = sum(len(p.users) for p in populations)
+        found: dict[int, list[Population]] = {}  # difference -> the populations it reaches
         if not populations:
-            return
+            return found
         holding: dict[str, list[int]] = {}
         for number, population in enumerate(populations):
             for key in population.components:
@@ -962,9 +999,11 @@ class Checker:
         for position, diff in enumerate(result.differences):
             reached = [populations[n] for n in holding.get(diff.principal, ()) if differs(n, diff)]
             if reached:
+                found[position] = reached
                 names = [*diff.examples, *(u for p in reached[:EXAMPLES_KEPT] for u in p.users[:EXAMPLES_KEPT])]
                 result.differences[position] = replace(diff, examples=tuple(names[:EXAMPLES_KEPT]),
                                                        users=diff.users + sum(len(p.users) for p in reached))
+        return found
 
     def _differences(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass,
                      tokens: tuple[Token, ...], today: list[bool], cedar: list[tuple[bool, tuple[str, ...]]]

@@ -50,10 +50,10 @@ from migrate.translate.schema import schema_json
 MARKER = "plan.json"
 
 
-def check(translation: Translation, *, indexed: bool = True) -> EquivalenceResult:
+def check(translation: Translation, *, indexed: bool = True, users_detail: bool = False) -> EquivalenceResult:
     return Checker(translation.regime, translation.routes, namespace=translation.namespace,
                    schema=translation.schema, policies_text=policy_set_text(translation.policies),
-                   indexed=indexed, store_layout=translation.store_layout).run()
+                   indexed=indexed, store_layout=translation.store_layout, users_detail=users_detail).run()
 
 
 def difference_cause(translation: Translation, diff: Difference) -> str:

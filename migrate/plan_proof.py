@@ -83,7 +83,8 @@ def mismatch_item(mismatch: TokenMismatch) -> str:
             f"{word(mismatch.today)}, after {word(mismatch.after)}")
 
 
-def prove(folder: PlanFolder, inventory: Any, *, api_id: str | None = None, pool_id: str | None = None) -> Proof:
+def prove(folder: PlanFolder, inventory: Any, *, api_id: str | None = None, pool_id: str | None = None,
+          users_detail: bool = False) -> Proof:
     """Verify the folder's files as they are against ``inventory`` (today's regime)."""
     document = folder.plan_document()
     config = folder.config()
@@ -110,7 +111,8 @@ def prove(folder: PlanFolder, inventory: Any, *, api_id: str | None = None, pool
     # are what the authorizer enforces, so the checker decides with the file's (a hand edit is verified as
     # edited); the contract check below also names every way it departs from the snapshot's translation.
     result = Checker(translation.regime, translation.routes, namespace=config.namespace, schema=schema,
-                     policies_text="\n".join(p.text for p in policies), config=config).run()
+                     policies_text="\n".join(p.text for p in policies), config=config,
+                     users_detail=users_detail).run()
     reasons = list(result.unproven_reasons)
     reasons += _contract(CONFIG, _normal_config(translation.authorizer_config().to_dict()),
                          _normal_config(config.to_dict()))

@@ -56,7 +56,13 @@ def _random_case(rng: random.Random):
 def _check(translation, policies: str, *, populations: bool) -> EquivalenceResult:
     return Checker(translation.regime, translation.routes, namespace=translation.namespace,
                    schema=translation.schema, policies_text=policies,
-                   store_layout=translation.store_layout, populations=populations).run()
+                   store_layout=translation.store_layout, populations=populations, users_detail=True).run()
+
+
+def _reached(result: EquivalenceResult) -> set[tuple[str, ...]]:
+    """Every (route, verb, direction, mode, user) of the full lists `verify --users` writes."""
+    return {(d.route, d.verb, d.direction, d.mode, user)
+            for d, users in zip(result.differences, result.difference_users, strict=True) for user in users}
 
 
 def _perturbed(translation, rng: random.Random) -> str:
@@ -91,6 +97,8 @@ def test_populations_decide_as_their_own_classes_would():
         assert derived.verdict == plain.verdict, where
         assert derived.users_today == plain.users_today and derived.users_after == plain.users_after, where
         assert _named(derived, users) == _named(plain, users), where
+        assert derived.route_users == plain.route_users, where  # every user by name, per route
+        assert _reached(derived) == _reached(plain), where
         # Every difference the plain check finds on a class with real users is found on a checked class too.
         assert {(d.route, d.verb, d.direction) for d in plain.differences} == \
             {(d.route, d.verb, d.direction) for d in derived.differences}, where

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -59,6 +60,17 @@ def test_deleting_the_pets_readers_policy_is_not_equivalent(demo_plan, capsys):
     document = json.loads(out)
     assert code == 2 and document["verdict"] == "differences" and document["equivalent"] is False
     assert document["unproven_reasons"] == [] and document["token_mismatches"] == []
+    # --users: every user by name, per route and per difference, in one gzip file of JSON lines.
+    users = inventory_path.parent / "users.jsonl.gz"
+    assert run(capsys, "verify", str(inventory_path), "--plan", str(plan), "--users", str(users))[0] == 2
+    lines = [json.loads(line) for line in gzip.decompress(users.read_bytes()).decode().splitlines()]
+    routes = {line["route"]: line for line in lines if "route" in line}
+    # They keep GET /pets through the hosted UI (any user may ask for pets.read there): a route lists who can call
+    # it with some token; the difference, who loses it with some token.
+    assert {"heidi", "carol"} <= set(routes["GET /pets"]["users_today"]) & set(routes["GET /pets"]["users_after"])
+    reached = [line for line in lines if line.get("difference", {}).get("principal") == "group:pets-readers"
+               and line["difference"]["route"] == "GET /pets"]
+    assert [line["users"] for line in reached] == [["carol", "heidi"]]
 
 
 def test_an_allow_list_without_a_client_is_a_difference(demo_plan, capsys):

@@ -7,12 +7,15 @@ found, but the snapshot does not show every principal: the output says what is m
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from migrate.errors import ExitCode, UserError
+from migrate.fileio import atomic_write_bytes
 from migrate.inventory import load_inventory
 
 EXIT_DIFFERENCES = ExitCode.DIFFERENCES
@@ -39,6 +42,10 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                         help="with --plan, when the plan is not proven equivalent: write what verify found (the "
                              "differences, or why it is unproven) with the hashes of the files it read, for "
                              "`deploy --accept FILE --reason TEXT`")
+    parser.add_argument("--users", metavar="FILE",
+                        help="also write every real user by name, gzip-compressed JSON lines: per route who can call "
+                             "it today and after, per difference everyone it reaches (the console and --output json "
+                             "give counts and a few examples)")
     parser.set_defaults(run=run)
 
 
@@ -50,18 +57,23 @@ def run(args: argparse.Namespace) -> int:
 
     if args.write_acceptance and not args.plan:
         raise UserError("an acceptance is about a plan folder: add --plan DIR", where="--write-acceptance")
+    if args.users and not (Path(args.users).parent if str(Path(args.users).parent) else Path(".")).is_dir():
+        raise UserError(f"directory does not exist: {Path(args.users).parent}", where="--users")  # before the work
     inventory = load_inventory(args.inventory)
     proof = None
     if args.plan:
-        proof = prove(PlanFolder.open(args.plan), inventory, api_id=args.api_id, pool_id=args.user_pool)
+        proof = prove(PlanFolder.open(args.plan), inventory, api_id=args.api_id, pool_id=args.user_pool,
+                      users_detail=bool(args.users))
         # After the proof: an error stays one line, naming the file at fault.
         warn_if_changed(args.plan, without_manifest=True)
         result, status, reasons = proof.result, proof.status, proof.unproven_reasons
     else:
-        result = check(translate(inventory, api_id=args.api_id, pool_id=args.user_pool))
+        result = check(translate(inventory, api_id=args.api_id, pool_id=args.user_pool), users_detail=bool(args.users))
         reasons = list(result.unproven_reasons)
         status = result.verdict
     accepted = _acceptance(args, proof)
+    if args.users:
+        write_users(args.users, result)
     if args.format in ("json", "table"):
         data = {
             "verdict": status, "equivalent": status == "equivalent", "unproven_reasons": reasons,
@@ -82,6 +94,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {accepted}: deploy this plan as it is with `avp-migrate deploy --plan {args.plan} "
                   f"--accept {accepted} --reason TEXT` (refused if anything changes meanwhile)")
     return int(EXITS[status])
+
+
+def write_users(path: str, result: Any) -> None:
+    """``--users``: one JSON object per line, gzip-compressed, written whole or not at all. Lines:
+    ``{"route", "users_today": [...], "users_after": [...]}`` for each migrated route, then
+    ``{"difference": {route, verb, direction, mode, principal}, "users": [...]}`` for each difference."""
+    lines = [json.dumps({"route": route, "users_today": today, "users_after": after}, ensure_ascii=False)
+             for route, (today, after) in (result.route_users or {}).items()]
+    lines += [json.dumps({"difference": {"route": d.route, "verb": d.verb, "direction": d.direction, "mode": d.mode,
+                                         "principal": d.principal}, "users": users}, ensure_ascii=False)
+              for d, users in zip(result.differences, result.difference_users or [], strict=True)]
+    atomic_write_bytes(path, gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
 
 
 def _acceptance(args: argparse.Namespace, proof: Any) -> str | None:
