@@ -27,9 +27,10 @@ HYPOTHETICAL_SHOWN = 10  # differences for principals no real user is today, sho
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser = verbs.add_parser(
         "verify", parents=[common], help="check a plan's policies against today's scope behaviour (Cedar engine)",
-        description="Evaluate both regimes for every route and every principal class (each group combination "
-                    "real users have, each group alone, a user in no group, each user a per-user or attribute rule "
-                    "touches, each client-credentials client; every token each can obtain) and compare. Exit 0 "
+        description="Evaluate both regimes for every route and every principal class (each group alone, the "
+                    "group combinations conditions make matter, a user in no group, each user a per-user or "
+                    "attribute rule touches, each client-credentials client; every token each can obtain; every "
+                    "real user through the classes of their groups) and compare. Exit 0 "
                     "when equivalent, 2 when anyone gains or loses access, 3 when the snapshot does not show "
                     "every principal (unproven: the output says what is missing), 1 on error. Offline.")
     parser.add_argument("inventory", metavar="INVENTORY", help="the snapshot to check against (today's regime)")
