@@ -290,8 +290,10 @@ def endpoints_section(data: ReportData) -> Section:
         Column("status", "Status", status_badge),
         Column("reasons", "Reasons"),
     ], empty="The plan has no endpoints.")
-    note = Paragraph.of("Who: principal classes (each group combination real users have, each group alone, users "
-                        "a rule names, users in no group, client-credentials clients), with example users.")
+    note = Paragraph.of("Who: first how many real users can call it, then the principal classes (each group alone, "
+                        "group combinations conditions make matter, users a rule names, users in no group, "
+                        "client-credentials clients) with example users; a user in several groups counts where "
+                        "one of their groups can call.")
     return Section("endpoints", "Endpoints", [note, table])
 
 

@@ -75,6 +75,7 @@ def _template_note(out: str) -> str:
 
 def render(document: dict[str, Any], out: str, iac: str | None = None) -> str:
     summary, eq = document["summary"], document["equivalence"]
+    populations = document.get("populations") or {}
     if document["differences"]:
         verdict = f"{len(document['differences'])} differences"
     elif eq.get("unproven_reasons"):
@@ -90,7 +91,9 @@ def render(document: dict[str, Any], out: str, iac: str | None = None) -> str:
              "  endpoints: " + ", ".join(f"{n} {status}" for status, n in summary.items()),
              f"  equivalence: {verdict}"
              f" ({eq['classes']} principal classes x {eq['routes']} routes, {eq['decisions']} Cedar decisions in "
-             f"{eq['seconds']} s)"]
+             f"{eq['seconds']} s)" + (f"; {populations['users']:,} users in {populations['combinations']:,} other "
+                                      "group combinations decided through the classes of their groups"
+                                      if populations.get("combinations") else "")]
     for finding in document["findings"]:
         if finding["severity"] != "info":
             lines.append(f"  {finding['severity']}: {console_text(finding['message'], out)}")
