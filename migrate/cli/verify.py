@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             "differences": [asdict(d) for d in result.differences],
             "token_mismatches": [asdict(m) for m in result.token_mismatches],
             "classes": len(result.classes), "tokens": result.tokens, "routes": len(result.routes),
+            "populations": {"combinations": result.populations, "users": result.population_users},
             "decisions": result.decisions, "requests": result.requests, "seconds": round(result.seconds, 3)}
         if args.format == "table":
             from migrate.cli.tables import verify_table
