@@ -3,8 +3,9 @@
 Entry point: ``authorizer.handler.lambda_handler`` (see :mod:`authorizer.handler` and ``authorizer/README.md`` for
 the environment, the zip layout and the API Gateway settings).
 
-This package is zipped into Lambda: it imports only the standard library, aws-lambda-powertools, cryptography
-and, lazily, boto3. Never pandas, moto, PyJWT or anything from ``migrate``.
+This package is zipped into Lambda: it imports only the standard library, cryptography and, lazily, boto3.
+Never pandas, moto, PyJWT, Powertools (its log and EMF line shapes are written by :mod:`authorizer.lines`) or
+anything from ``migrate``.
 """
 
 # Written into every shadow record: which authorizer code made the decision. Kept equal to the project version.

@@ -1,6 +1,6 @@
 """The shadow record: one per authorization decision, in every mode. Defined once here; ``reports/`` imports it.
 
-The authorizer writes each record as one JSON log line through Powertools Logger, under the key
+The authorizer writes each record as one JSON log line in Powertools Logger's shape, under the key
 :data:`LOG_KEY`::
 
     {"level": "INFO", "message": "authorization decision", "timestamp": "...", "service": "...",
