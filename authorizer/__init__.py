@@ -6,6 +6,9 @@ the environment, the zip layout and the API Gateway settings).
 This package is zipped into Lambda: it imports only the standard library, cryptography and, lazily, boto3.
 Never pandas, moto, PyJWT, Powertools (its log and EMF line shapes are written by :mod:`authorizer.lines`) or
 anything from ``migrate``.
+
+Every dataclass here has a docstring: without one, ``dataclasses`` builds one from ``inspect.signature`` when the
+class is created, at import (2 ms of the cold start for 13 classes, CPython 3.12).
 """
 
 # Written into every shadow record: which authorizer code made the decision. Kept equal to the project version.

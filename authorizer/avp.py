@@ -48,6 +48,8 @@ MAX_EVALUATION_ERRORS = 5
 
 @dataclass(frozen=True)
 class AvpResult:
+    """Verified Permissions' answer to one request, or why there is none."""
+
     decision: str | None  # "ALLOW" or "DENY"; None when the call failed
     determining_policies: tuple[str, ...] = ()
     error: str | None = None  # an error code: "Timeout", "ThrottlingException", "EndpointConnectionError"...

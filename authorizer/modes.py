@@ -157,6 +157,8 @@ class PendingMark:
 
 @dataclass(frozen=True)
 class ModeDocument:
+    """A mode document (published in SSM, or the fallback), validated against the configuration."""
+
     version: int | None
     default: str = DEFAULT_MODE
     routes: Mapping[str, str] = field(default_factory=dict)

@@ -36,6 +36,8 @@ _METHOD_ARN = re.compile(
 
 @dataclass(frozen=True)
 class MethodArn:
+    """The parts of an execute-api method ARN (``arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/VERB/PATH``)."""
+
     raw: str
     partition: str
     region: str

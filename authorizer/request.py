@@ -29,6 +29,8 @@ AUTHORIZATION = "authorization"
 
 @dataclass(frozen=True)
 class AuthorizerRequest:
+    """What the authorizer reads from a REQUEST event."""
+
     method_arn: MethodArn | None
     http_method: str
     resource_path: str

@@ -69,6 +69,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """The function's settings, from its environment variables (see the module docstring)."""
+
     config_path: Path
     policy_store_id: str | None = None
     modes_parameter: str | None = None

@@ -57,6 +57,8 @@ TEST_INVOKE_STAGE = "test-invoke-stage"
 
 @dataclass(frozen=True)
 class ShadowRecord:
+    """One authorization decision, as logged (see the module docstring for the values)."""
+
     time: str
     request_id: str | None
     api_id: str | None

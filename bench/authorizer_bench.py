@@ -53,7 +53,8 @@ CACHE = ROOT / ".cache" / "avp-migrate"  # the dependency cache the tests use
 ROUNDS = 5
 COLD_RUNS = 15
 # What a lean authorizer does not load at import + build (PyJWT's JWKS client pulled the first four).
-NOT_LOADED = ("http.client", "ssl", "email", "urllib.request", "cryptography.x509", "jwt", "cffi", "pycparser")
+NOT_LOADED = ("http.client", "ssl", "email", "urllib.request", "cryptography.x509", "jwt", "cffi", "pycparser",
+              "aws_lambda_powertools")
 
 
 class _Discard(io.TextIOBase):
