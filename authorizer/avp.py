@@ -34,7 +34,8 @@ from authorizer.config import EntityTypes
 DECISIONS = ("ALLOW", "DENY")
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class RouteResource:
     """The routes layout's resource: the route entity and its parents (the method's scopes)."""
 

@@ -257,7 +257,8 @@ def compact_document(document: Mapping[str, Any], route_keys: Iterable[str],
     return compact
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class EffectiveModes:
     """What decides each route right now (see the module docstring for the rule)."""
 

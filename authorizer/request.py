@@ -27,7 +27,8 @@ from authorizer.policy import MethodArn
 AUTHORIZATION = "authorization"
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class AuthorizerRequest:
     """What the authorizer reads from a REQUEST event."""
 

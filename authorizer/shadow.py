@@ -55,7 +55,8 @@ class ShadowRecordError(ValueError):
 # decisions are records like any other, but they are not traffic, so the shadow report leaves them out.
 TEST_INVOKE_STAGE = "test-invoke-stage"
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class ShadowRecord:
     """One authorization decision, as logged (see the module docstring for the values)."""
 
