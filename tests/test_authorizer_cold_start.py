@@ -25,3 +25,21 @@ def test_every_authorizer_dataclass_has_its_own_docstring():
     assert len(classes) >= 15
     generated = [c.__qualname__ for c in classes if not c.__doc__ or c.__doc__.startswith(f"{c.__name__}(")]
     assert generated == []
+
+
+def test_per_request_records_are_plain_and_what_outlives_a_request_is_frozen():
+    from authorizer.avp import AvpResult, RouteResource
+    from authorizer.cache import CacheEntry
+    from authorizer.config import AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig
+    from authorizer.modes import EffectiveModes, ModeDocument, PendingMark
+    from authorizer.policy import MethodArn
+    from authorizer.request import AuthorizerRequest
+    from authorizer.settings import Settings
+    from authorizer.shadow import ShadowRecord
+    from authorizer.tokens import VerifiedToken
+
+    per_request = (AuthorizerRequest, MethodArn, EffectiveModes, RouteResource, ShadowRecord)
+    shared = (AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig, Settings, ModeDocument, PendingMark,
+              VerifiedToken, AvpResult, CacheEntry)
+    params = {c.__name__: c.__dataclass_params__.frozen for c in (*per_request, *shared)}  # type: ignore[attr-defined]
+    assert params == {**{c.__name__: False for c in per_request}, **{c.__name__: True for c in shared}}
