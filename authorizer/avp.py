@@ -66,13 +66,14 @@ def default_client_factory(timeout_seconds: float, max_workers: int = MAX_WORKER
     environment (``AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS`` is how the embedded AWS is reached)."""
 
     def make() -> Any:
-        import boto3
         from botocore.config import Config
+
+        from authorizer.aws import client
 
         config = Config(connect_timeout=timeout_seconds, read_timeout=timeout_seconds,
                         retries={"total_max_attempts": 1, "mode": "standard"},
                         max_pool_connections=max_workers)
-        return boto3.client("verifiedpermissions", config=config)
+        return client("verifiedpermissions", config)  # boto3's default session, shared with the SSM client
 
     return make
 

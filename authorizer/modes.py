@@ -305,10 +305,11 @@ def ssm_fetcher(timeout_seconds: float = 0.5) -> Callable[[str, int], Any]:
         if client is None:
             with lock:
                 if client is None:
-                    import boto3
                     from botocore.config import Config
 
-                    client = boto3.session.Session().client("ssm", config=Config(
+                    from authorizer.aws import client as aws_client
+
+                    client = aws_client("ssm", Config(
                         connect_timeout=timeout_seconds, read_timeout=timeout_seconds,
                         retries={"total_max_attempts": 1, "mode": "standard"}))
         return client.get_parameter(Name=name, WithDecryption=False)["Parameter"]["Value"]
