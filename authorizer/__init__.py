@@ -3,7 +3,7 @@
 Entry point: ``authorizer.handler.lambda_handler`` (see :mod:`authorizer.handler` and ``authorizer/README.md`` for
 the environment, the zip layout and the API Gateway settings).
 
-This package is zipped into Lambda: it imports only the standard library, cryptography and, lazily, boto3.
+This package is zipped into Lambda: it imports only the standard library, cryptography and, lazily, botocore.
 Never pandas, moto, PyJWT, Powertools (its log and EMF line shapes are written by :mod:`authorizer.lines`) or
 anything from ``migrate``.
 

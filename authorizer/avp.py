@@ -18,7 +18,7 @@ deadline. Nothing AVP does can delay the answer by more than the timeout, and ev
 :class:`AvpResult` with ``error`` set (never as an exception): the caller decides what an error means (shadow:
 nothing; avp: Deny).
 
-boto3 is imported when the first call needs the client, not when this module is imported.
+botocore is imported when the first call needs the client (authorizer/aws.py), not when this module is imported.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def default_client_factory(timeout_seconds: float, max_workers: int = MAX_WORKER
         config = Config(connect_timeout=timeout_seconds, read_timeout=timeout_seconds,
                         retries={"total_max_attempts": 1, "mode": "standard"},
                         max_pool_connections=max_workers)
-        return client("verifiedpermissions", config)  # boto3's default session, shared with the SSM client
+        return client("verifiedpermissions", config)  # one session, shared with the SSM client
 
     return make
 

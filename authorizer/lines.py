@@ -6,7 +6,7 @@ Logger, Metrics and Tracer (and through them jmespath, typing_extensions and som
 one uses; no supported import leaves that out. Measured on CPython 3.12.1 from the zip deploy builds
 (``python -m bench authorizer_bench``, median of 15 fresh processes, CPU): import + build of the authorizer went
 from 132 to 110 ms with these writers (Powertools' Logger and Metrics imported alone: 80 ms, most of it standard
-library that boto3 loads later anyway; what goes is Powertools' own code). The mode document is read with boto3
+library that boto3 loads later anyway; what goes is Powertools' own code). The mode document is read with botocore
 directly for the same reason (:func:`authorizer.modes.ssm_fetcher`), so no request imports Powertools either.
 
 What stays the same, line for line (``tests/test_authorizer_lines.py`` writes the same calls through both and

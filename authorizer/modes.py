@@ -37,7 +37,7 @@ The fallback may also carry ``"pending": {"<writer id>": {"at": "<UTC ISO 8601>"
 indexes (in the same sorted order) each in-flight change marked before it wrote the ledger. Route keys a document
 names that the configuration does not have are reported (once) and have no effect.
 
-boto3 is imported on the first read, not when this module is imported.
+botocore is imported on the first read (authorizer/aws.py), not when this module is imported.
 """
 
 from __future__ import annotations
@@ -290,9 +290,10 @@ def fallback_document(env_text: str | None, route_keys: Sequence[str]) -> ModeDo
 
 def ssm_fetcher(timeout_seconds: float = 0.5) -> Callable[[str, int], Any]:
     """``fetch(name, max_age)``: SSM GetParameter (``WithDecryption`` false: the document is a String parameter)
-    through a boto3 client built on the first read, with short botocore timeouts and no retry: the read happens
-    on a request (once per max age), so a slow SSM may cost that request about a second at worst; a failure is
-    retried after a few seconds, and the fallback decides meanwhile. ``max_age`` is not used: this module caches.
+    through a botocore client built on the first read (authorizer/aws.py), with short timeouts and no retry: the
+    read happens on a request (once per max age), so a slow SSM may cost that request about a second at worst; a
+    failure is retried after a few seconds, and the fallback decides meanwhile. ``max_age`` is not used: this
+    module caches.
 
     The same call Powertools' ``SSMProvider.get`` made (``get_parameter(Name=..., WithDecryption=False)`` and
     ``["Parameter"]["Value"]``), without importing Powertools, whose package ``__init__`` loads its Logger,

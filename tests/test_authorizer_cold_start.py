@@ -51,7 +51,7 @@ def test_the_ssm_and_verified_permissions_clients_share_one_session(tmp_path, em
     import json
 
     import boto3
-    import boto3.session
+    import botocore.session
 
     from tests.authorizer_helpers import config_for, hosted_ui_access_token, make_world, modes_env, request_event, s
     from tests.authorizer_helpers import harness as build
@@ -61,13 +61,13 @@ def test_the_ssm_and_verified_permissions_clients_share_one_session(tmp_path, em
     document = {"version": 2, "default": "scope", "routes": {"GET /avp": "shadow"}}
     boto3.client("ssm").put_parameter(Name=parameter, Type="String", Overwrite=True, Value=json.dumps(document))
     made: list[tuple[str, int]] = []
-    original = boto3.session.Session.client
+    original = botocore.session.Session.create_client
 
-    def spy(self, service_name, *args, **kwargs):
+    def spy(self, service_name, *args, **kwargs):  # boto3's clients are made here too
         made.append((service_name, id(self)))
         return original(self, service_name, *args, **kwargs)
 
-    monkeypatch.setattr(boto3.session.Session, "client", spy)
+    monkeypatch.setattr(botocore.session.Session, "create_client", spy)
     h = build(tmp_path, embedded_aws, config_for(world), store_id=world.store_id,
               env={**modes_env({}), "AVP_AUTHZ_MODES_PARAMETER": parameter})
     token = hosted_ui_access_token(embedded_aws, world, "alice", [s("avp.read")])
