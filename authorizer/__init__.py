@@ -9,11 +9,11 @@ anything from ``migrate``.
 
 Every dataclass here has a docstring: without one, ``dataclasses`` builds one from ``inspect.signature`` when the
 class is created, at import (2 ms of the cold start for 13 classes, CPython 3.12). Records built and dropped
-within one request (the request, its method ARN, the modes in force, the route resource, the shadow record) are
-plain dataclasses, not frozen: a frozen one costs about twice as much to create (CPython 3.12 generates
-``__setattr__``, ``__delattr__`` and ``__hash__`` too, each compiled at import) and its ``__init__`` sets every
-field through ``object.__setattr__`` on every request. What lives across requests (configuration, settings, mode
-documents, verified tokens and AVP answers in the decision cache) stays frozen.
+within one request (the request, its method ARN, the modes in force, the route resource, the shadow record) or
+read once while the authorizer is built (the settings) are plain dataclasses, not frozen: a frozen one costs
+about twice as much to create (CPython 3.12 generates ``__setattr__``, ``__delattr__`` and ``__hash__`` too, each
+compiled at import) and its ``__init__`` sets every field through ``object.__setattr__``. What lives across
+requests (configuration, mode documents, verified tokens and AVP answers in the decision cache) stays frozen.
 """
 
 # Written into every shadow record: which authorizer code made the decision. Kept equal to the project version.

@@ -38,9 +38,9 @@ def test_per_request_records_are_plain_and_what_outlives_a_request_is_frozen():
     from authorizer.shadow import ShadowRecord
     from authorizer.tokens import VerifiedToken
 
-    per_request = (AuthorizerRequest, MethodArn, EffectiveModes, RouteResource, ShadowRecord)
-    shared = (AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig, Settings, ModeDocument, PendingMark,
-              VerifiedToken, AvpResult, CacheEntry)
+    per_request = (AuthorizerRequest, MethodArn, EffectiveModes, RouteResource, ShadowRecord, Settings)
+    shared = (AuthorizerConfig, EntityTypes, PoolConfig, RouteConfig, ModeDocument, PendingMark, VerifiedToken,
+              AvpResult, CacheEntry)
     params = {c.__name__: c.__dataclass_params__.frozen for c in (*per_request, *shared)}  # type: ignore[attr-defined]
     assert params == {**{c.__name__: False for c in per_request}, **{c.__name__: True for c in shared}}
 
