@@ -22,7 +22,7 @@ of the zip deploy builds.
   start excluded), median of 15 runs; and the same zip with its ``.pyc`` files removed (what deploy shipped before).
 * The first request after that cold start, which Lambda's cold-start latency includes: the same fresh process,
   with the embedded AWS up in its own process, answers one request on a shadow route with a valid token (the mode
-  document read from SSM, which imports boto3 and builds its client; the user pool's JWKS read; the token checks;
+  document read from SSM, which imports botocore and builds its client; the user pool's JWKS read; the token checks;
   the Verified Permissions call; the log and EMF lines): CPU of that request alone, median of 7 runs.
 
 CPU time is ``time.process_time()`` (all threads of the process), median of 5 rounds.
@@ -367,7 +367,7 @@ def main() -> None:
     if "error" in first:
         print(f"  first request: {first['error']}")
     else:
-        print(f"  then the first request (shadow route, SSM read with boto3's client built, JWKS read, AVP call), "
+        print(f"  then the first request (shadow route: SSM read with botocore's client built, JWKS read, AVP call), "
               f"median of {FIRST_RUNS}: {first['first_ms']:.1f} ms; import + build + first request "
               f"{first['total_ms']:.1f} ms")
     print(json.dumps({"floor_pyjwt_us": round(floor * 1e6, 1), "floor_raw_us": round(raw * 1e6, 1),
