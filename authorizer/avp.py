@@ -18,7 +18,7 @@ deadline. Nothing AVP does can delay the answer by more than the timeout, and ev
 :class:`AvpResult` with ``error`` set (never as an exception): the caller decides what an error means (shadow:
 nothing; avp: Deny).
 
-boto3 is imported when the first call needs the client, not when this module is imported.
+botocore is imported when the first call needs the client (authorizer/aws.py), not when this module is imported.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from authorizer.config import EntityTypes
 DECISIONS = ("ALLOW", "DENY")
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class RouteResource:
     """The routes layout's resource: the route entity and its parents (the method's scopes)."""
 
@@ -48,6 +49,8 @@ MAX_EVALUATION_ERRORS = 5
 
 @dataclass(frozen=True)
 class AvpResult:
+    """Verified Permissions' answer to one request, or why there is none."""
+
     decision: str | None  # "ALLOW" or "DENY"; None when the call failed
     determining_policies: tuple[str, ...] = ()
     error: str | None = None  # an error code: "Timeout", "ThrottlingException", "EndpointConnectionError"...
@@ -63,13 +66,14 @@ def default_client_factory(timeout_seconds: float, max_workers: int = MAX_WORKER
     environment (``AWS_ENDPOINT_URL_VERIFIEDPERMISSIONS`` is how the embedded AWS is reached)."""
 
     def make() -> Any:
-        import boto3
         from botocore.config import Config
+
+        from authorizer.aws import client
 
         config = Config(connect_timeout=timeout_seconds, read_timeout=timeout_seconds,
                         retries={"total_max_attempts": 1, "mode": "standard"},
                         max_pool_connections=max_workers)
-        return boto3.client("verifiedpermissions", config=config)
+        return client("verifiedpermissions", config)  # one session, shared with the SSM client
 
     return make
 

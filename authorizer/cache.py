@@ -31,6 +31,8 @@ CacheKey = tuple[bytes, str]
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """One cached decision: the verified token, the scope rule's verdict and AVP's answer, until expires_at."""
+
     token: VerifiedToken
     scope_allowed: bool
     avp: AvpResult | None

@@ -61,6 +61,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class PoolConfig:
+    """A user pool whose tokens are accepted (client_ids: an allow-list; empty: any client)."""
+
     id: str
     issuer: str
     client_ids: tuple[str, ...] = ()
@@ -68,6 +70,8 @@ class PoolConfig:
 
 @dataclass(frozen=True)
 class RouteConfig:
+    """One API Gateway method: its Cedar actions per verb, scopes, token use and initial mode."""
+
     actions: dict[str, str]  # request verb -> Cedar action id
     scopes: tuple[str, ...] = ()
     token_use: str = "access"
@@ -78,6 +82,8 @@ class RouteConfig:
 
 @dataclass(frozen=True)
 class EntityTypes:
+    """The Cedar entity type names of the schema (namespace-qualified)."""
+
     user: str
     group: str
     client: str
@@ -87,6 +93,8 @@ class EntityTypes:
 
 @dataclass(frozen=True)
 class AuthorizerConfig:
+    """authorizer-config.json, format version 1 (see the module docstring)."""
+
     api_id: str
     api_name: str
     stage: str | None

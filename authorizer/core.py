@@ -58,6 +58,8 @@ ENFORCED_ALLOW, ENFORCED_DENY, ENFORCED_UNAUTHORIZED = "ALLOW", "DENY", "UNAUTHO
 
 @dataclass
 class _Outcome:
+    """A decision as made: the shadow record to write and the answer (None: 401)."""
+
     record: ShadowRecord
     answer: dict[str, Any] | None  # None: 401
 

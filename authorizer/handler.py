@@ -5,10 +5,10 @@ Deployment zip layout (``authorizer-config.json`` is what ``avp-migrate plan`` w
     authorizer.zip
     ├── authorizer/                   this package, *.py
     │   └── authorizer-config.json    read at the first invocation (or AVP_AUTHZ_CONFIG_PATH)
-    ├── cryptography/ ...                    ┐ authorizer/requirements.txt, installed for the function's
-    └── aws_lambda_powertools/ ...           ┘ architecture: pip install -r authorizer/requirements.txt
-                                               --platform manylinux2014_x86_64 --only-binary=:all: -t build/
-                                               (or the Powertools layer instead of the last one)
+    └── cryptography/ ...             authorizer/requirements.txt, installed for the function's architecture:
+                                      pip install -r authorizer/requirements.txt
+                                      --platform manylinux2014_x86_64 --only-binary=:all: -t build/
+                                      (or a layer that carries it, e.g. Powertools' public layer)
     (and __pycache__/*.cpython-312.pyc next to every module: deploy compiles them, see migrate/deploy/bytecode.py)
 
 boto3 is the runtime's. The function's role needs ``verifiedpermissions:IsAuthorizedWithToken`` and
@@ -18,8 +18,9 @@ identity sources ``method.request.header.Authorization,context.httpMethod,contex
 (the answer is cached under them, and its policy names exactly one method ARN; see ``authorizer/README.md``).
 
 Everything is built on the first invocation, not at import: importing this module stays cheap (no boto3, no
-Powertools Parameters) and tests can import it without an environment. If the settings or the configuration are
-invalid, every invocation fails (API Gateway answers 500) and the reason is logged: fail closed, visibly.
+Powertools: authorizer/lines.py writes the log and EMF lines) and tests can import it without an environment. If
+the settings or the configuration are invalid, every invocation fails (API Gateway answers 500) and the reason is
+logged: fail closed, visibly.
 """
 
 from __future__ import annotations

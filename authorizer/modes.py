@@ -37,7 +37,7 @@ The fallback may also carry ``"pending": {"<writer id>": {"at": "<UTC ISO 8601>"
 indexes (in the same sorted order) each in-flight change marked before it wrote the ledger. Route keys a document
 names that the configuration does not have are reported (once) and have no effect.
 
-boto3 and Powertools Parameters are imported on the first read, not when this module is imported.
+botocore is imported on the first read (authorizer/aws.py), not when this module is imported.
 """
 
 from __future__ import annotations
@@ -157,6 +157,8 @@ class PendingMark:
 
 @dataclass(frozen=True)
 class ModeDocument:
+    """A mode document (published in SSM, or the fallback), validated against the configuration."""
+
     version: int | None
     default: str = DEFAULT_MODE
     routes: Mapping[str, str] = field(default_factory=dict)
@@ -255,7 +257,8 @@ def compact_document(document: Mapping[str, Any], route_keys: Iterable[str],
     return compact
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class EffectiveModes:
     """What decides each route right now (see the module docstring for the rule)."""
 
@@ -286,24 +289,31 @@ def fallback_document(env_text: str | None, route_keys: Sequence[str]) -> ModeDo
 
 
 def ssm_fetcher(timeout_seconds: float = 0.5) -> Callable[[str, int], Any]:
-    """``fetch(name, max_age)`` through a Powertools SSMProvider with short botocore timeouts and no retry: the
-    read happens on a request (once per max age), so a slow SSM may cost that request about a second at worst;
-    a failure is retried after a few seconds, and the fallback decides meanwhile."""
-    provider: Any = None
+    """``fetch(name, max_age)``: SSM GetParameter (``WithDecryption`` false: the document is a String parameter)
+    through a botocore client built on the first read (authorizer/aws.py), with short timeouts and no retry: the
+    read happens on a request (once per max age), so a slow SSM may cost that request about a second at worst; a
+    failure is retried after a few seconds, and the fallback decides meanwhile. ``max_age`` is not used: this
+    module caches.
+
+    The same call Powertools' ``SSMProvider.get`` made (``get_parameter(Name=..., WithDecryption=False)`` and
+    ``["Parameter"]["Value"]``), without importing Powertools, whose package ``__init__`` loads its Logger,
+    Metrics and Tracer on the first request (see authorizer/lines.py)."""
+    client: Any = None
     lock = threading.Lock()
 
     def fetch(name: str, max_age: int) -> Any:
-        nonlocal provider
-        if provider is None:
+        nonlocal client
+        if client is None:
             with lock:
-                if provider is None:
-                    from aws_lambda_powertools.utilities.parameters import SSMProvider
+                if client is None:
                     from botocore.config import Config
 
-                    provider = SSMProvider(boto_config=Config(
+                    from authorizer.aws import client as aws_client
+
+                    client = aws_client("ssm", Config(
                         connect_timeout=timeout_seconds, read_timeout=timeout_seconds,
                         retries={"total_max_attempts": 1, "mode": "standard"}))
-        return provider.get(name, max_age=max_age)
+        return client.get_parameter(Name=name, WithDecryption=False)["Parameter"]["Value"]
 
     return fetch
 
@@ -356,9 +366,9 @@ class ModeSource:
 
     def _read(self, now: float) -> None:
         try:
-            # max_age=0: Powertools' own cache would hide how old the value is; this class caches instead.
+            # max_age=0: no cache below this one (it would hide how old the value is); this class caches.
             raw = self._fetch(self.parameter or "", 0)
-        except Exception as exc:  # Powertools' GetParameterError, or anything under it
+        except Exception as exc:  # botocore's ClientError, a connection error, or anything under it
             self._next_read = now + min(max(self.max_age, 1), RETRY_AFTER_FAILURE_SECONDS)
             self._fail(f"cannot read mode document ssm:{self.parameter}: {_cause(exc)}")
             return

@@ -34,8 +34,11 @@ _METHOD_ARN = re.compile(
     r"(?P<api_id>[A-Za-z0-9]+)/(?P<stage>[^/]+)/(?P<verb>[A-Z]+)(?:/(?P<path>.*))?")
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class MethodArn:
+    """The parts of an execute-api method ARN (``arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/VERB/PATH``)."""
+
     raw: str
     partition: str
     region: str

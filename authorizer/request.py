@@ -27,8 +27,11 @@ from authorizer.policy import MethodArn
 AUTHORIZATION = "authorization"
 
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class AuthorizerRequest:
+    """What the authorizer reads from a REQUEST event."""
+
     method_arn: MethodArn | None
     http_method: str
     resource_path: str

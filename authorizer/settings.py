@@ -67,8 +67,11 @@ class SettingsError(ValueError):
     """An environment variable is missing or wrong; the message names it."""
 
 
-@dataclass(frozen=True)
+# Not frozen: read once by build_authorizer and dropped there, never shared (authorizer/__init__.py, cold start).
+@dataclass
 class Settings:
+    """The function's settings, from its environment variables (see the module docstring)."""
+
     config_path: Path
     policy_store_id: str | None = None
     modes_parameter: str | None = None

@@ -1,6 +1,6 @@
 """The shadow record: one per authorization decision, in every mode. Defined once here; ``reports/`` imports it.
 
-The authorizer writes each record as one JSON log line through Powertools Logger, under the key
+The authorizer writes each record as one JSON log line in Powertools Logger's shape, under the key
 :data:`LOG_KEY`::
 
     {"level": "INFO", "message": "authorization decision", "timestamp": "...", "service": "...",
@@ -55,8 +55,11 @@ class ShadowRecordError(ValueError):
 # decisions are records like any other, but they are not traffic, so the shadow report leaves them out.
 TEST_INVOKE_STAGE = "test-invoke-stage"
 
-@dataclass(frozen=True)
+# Not frozen: built and dropped within one request, never cached nor shared (authorizer/__init__.py, cold start).
+@dataclass
 class ShadowRecord:
+    """One authorization decision, as logged (see the module docstring for the values)."""
+
     time: str
     request_id: str | None
     api_id: str | None

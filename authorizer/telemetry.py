@@ -1,17 +1,17 @@
 """Shadow records and metrics: one JSON log line and one EMF metrics line per decision.
 
-* Logs: Powertools Logger (structured JSON on stdout). The record goes under ``"shadow"`` (see
-  :mod:`authorizer.shadow`). Operator messages (AVP failures, mode document problems) are separate lines whose
-  free text passes through :func:`redact`, which removes anything shaped like a JWT or a piece of one (see
-  ``_jwt_part``): error messages from libraries are not trusted to leave tokens out.
-* Metrics: Powertools Metrics, CloudWatch Embedded Metric Format (Powertools docs, "Metrics",
-  https://docs.aws.amazon.com/powertools/python/latest/core/metrics/; flushed with
+* Logs: structured JSON lines on stdout in Powertools Logger's shape (:class:`authorizer.lines.JsonLogger`). The
+  record goes under ``"shadow"`` (see :mod:`authorizer.shadow`). Operator messages (AVP failures, mode document
+  problems) are separate lines whose free text passes through :func:`redact`, which removes anything shaped like
+  a JWT or a piece of one (see ``_jwt_part``): error messages from libraries are not trusted to leave tokens out.
+* Metrics: CloudWatch Embedded Metric Format in Powertools Metrics' shape (:class:`authorizer.lines.EmfMetrics`;
+  Powertools docs, "Metrics", https://docs.aws.amazon.com/powertools/python/latest/core/metrics/; flushed with
   ``flush_metrics()`` once per invocation, which prints one EMF object). Dimensions are ``route`` and ``mode``
-  only: the Metrics object is built with ``service=""`` because Powertools otherwise adds a ``service`` dimension
-  from ``POWERTOOLS_SERVICE_NAME``. Per decision: ``Decisions`` 1, plus whichever applies of ``Agreements``,
-  ``DisagreementsScopeAllowsAvpDenies``, ``DisagreementsScopeDeniesAvpAllows`` and ``AvpErrors`` (each 1). Zeros
-  are not written (each metric costs about 7 µs per request in Powertools): read them with ``SUM`` per period and
-  ``FILL(m, 0)`` in metric math, or treat missing data as not breaching in alarms.
+  only (no ``service`` dimension, which Powertools would add from ``POWERTOOLS_SERVICE_NAME``). Per decision:
+  ``Decisions`` 1, plus whichever applies of ``Agreements``, ``DisagreementsScopeAllowsAvpDenies``,
+  ``DisagreementsScopeDeniesAvpAllows`` and ``AvpErrors`` (each 1). Zeros are not written (each metric cost
+  about 7 µs per request in Powertools): read them with ``SUM`` per period and ``FILL(m, 0)`` in metric math, or
+  treat missing data as not breaching in alarms.
 
 Telemetry never changes a decision: a failure here is reported on stderr and the answer goes out unchanged.
 """
@@ -110,9 +110,7 @@ class Telemetry:
             print(f"avp-migrate authorizer: cannot log: {type(exc).__name__}", file=sys.stderr)
 
     def _metrics(self, record: ShadowRecord) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        metrics, count = self.metrics, MetricUnit.Count
+        metrics, count = self.metrics, "Count"  # CloudWatch's unit name (Powertools' MetricUnit.Count)
         metrics.add_dimension(name="route", value=record.route or "unknown")
         metrics.add_dimension(name="mode", value=record.mode)
         metrics.add_metric(name=METRIC_DECISIONS, unit=count, value=1)
@@ -149,13 +147,14 @@ class CurrentStdout:
 
 
 def make_logger(service: str, **options: Any) -> Any:
-    from aws_lambda_powertools import Logger
+    # Not Powertools' Logger: importing it costs the cold start about 28 ms more (authorizer/lines.py).
+    from authorizer.lines import JsonLogger
 
     options.setdefault("stream", CurrentStdout())
-    return Logger(service=service, **options)
+    return JsonLogger(service, **options)
 
 
 def make_metrics(namespace: str) -> Any:
-    from aws_lambda_powertools.metrics import Metrics
+    from authorizer.lines import EmfMetrics
 
-    return Metrics(namespace=namespace, service="")  # "" (not None): no service dimension, whatever the env says
+    return EmfMetrics(namespace)  # no service dimension (Powertools' Metrics was built with service="" for that)

@@ -189,6 +189,8 @@ def _jwk_uint(value: Any) -> int | None:
 
 @dataclass
 class _PoolKeys:
+    """One user pool's signing keys and when they were last read."""
+
     keys: dict[str, Any] = field(default_factory=dict)
     fetched_at: float | None = None  # the last successful fetch: the age of ``keys``
     failed_at: float | None = None  # the last failed attempt

@@ -323,10 +323,10 @@ class Harness:
 
 
 def make_logger(stream: io.StringIO) -> Any:
-    from aws_lambda_powertools import Logger
+    """The authorizer's own logger (authorizer/lines.py), writing to ``stream``."""
+    from authorizer.telemetry import make_logger as authorizer_logger
 
-    # A service name of its own per harness: Powertools shares handlers between Loggers of the same name.
-    return Logger(service=f"authz-test-{uuid.uuid4().hex[:8]}", stream=stream)
+    return authorizer_logger(f"authz-test-{uuid.uuid4().hex[:8]}", stream=stream)
 
 
 def harness(tmp_path: Path, embedded_aws: Any, config: AuthorizerConfig, *, store_id: str | None,

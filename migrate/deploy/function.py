@@ -6,7 +6,7 @@ three statements; any other inline or attached policy on it is removed (the role
 * ``verifiedpermissions:IsAuthorizedWithToken`` and ``verifiedpermissions:IsAuthorized`` on the policy store's ARN
   (``arn:aws:verifiedpermissions::ACCOUNT:policy-store/ID``; Service Authorization Reference, Amazon Verified
   Permissions: both actions take the ``policy-store`` resource type);
-* ``ssm:GetParameter`` on the mode document parameter (Powertools' SSMProvider.get calls GetParameter);
+* ``ssm:GetParameter`` on the mode document parameter (authorizer/modes.py calls GetParameter);
 * ``logs:CreateLogStream`` and ``logs:PutLogEvents`` on the function's log group. deploy creates the log group
   itself, so the function does not need ``logs:CreateLogGroup`` (which AWSLambdaBasicExecutionRole grants on
   every log group of the account).

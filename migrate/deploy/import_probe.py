@@ -4,7 +4,7 @@
 It sees only what Lambda would put on ``sys.path`` (the unpacked package, the unpacked layers, the runtime's own
 SDK) plus the interpreter's standard library, then imports the handler's module, checks the handler is callable,
 and imports every module the packaged ``authorizer/`` code names anywhere (at the top of a module or inside a
-function, where the authorizer imports Powertools Parameters, boto3 and botocore lazily), so a dependency that is
+function, where the authorizer imports boto3 and botocore lazily), so a dependency that is
 only needed on the first SSM read or the first AVP call cannot be missing unnoticed. The answer is one line,
 ``AVP-MIGRATE-PROBE <json>``, on standard output.
 

@@ -3,7 +3,7 @@ and (depending on ``--dependencies``) its third-party dependencies. The one pack
 dependencies layer and the tests all build here (:func:`build_package`, :func:`build_dependencies`,
 :func:`cached_dependencies`, :func:`layer_zip`).
 
-Two ways to provide PyJWT[crypto], cryptography and Powertools, which must be built for the function's platform
+Two ways to provide cryptography (authorizer/requirements.txt), which must be built for the function's platform
 (Amazon Linux, ``--architecture`` x86_64 or arm64, CPython 3.12), never for the machine running deploy:
 
 * ``pip`` (default): ``pip install -r authorizer/requirements.txt --target DIR --platform manylinux2014_x86_64
@@ -23,7 +23,8 @@ Whichever way, :mod:`.package_check` checks the artifact before anything is crea
 a clean CPython of the runtime's version with only the package, the layers and the runtime's own SDK on its path.
 
 What is shipped is what runs: the pip tree is pruned to the modules the authorizer can import (:mod:`.prune`:
-no PyJWT, no cffi/pycparser Python parts, about 40% of Powertools), and every module carries bytecode compiled
+no PyJWT, no cffi/pycparser Python parts; Powertools is not a dependency of the authorizer any more, see
+authorizer/lines.py), and every module carries bytecode compiled
 for the runtime by a CPython of its version (:mod:`.bytecode`; without one the build says so and ships none).
 
 The zip is deterministic (sorted entries, fixed timestamps and modes), so the same inputs give the same

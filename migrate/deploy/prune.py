@@ -1,9 +1,9 @@
 """What the authorizer's dependency tree need not carry: the modules no import can ever reach.
 
 ``pip install -r authorizer/requirements.txt`` brings whole distributions, most of which the authorizer never
-imports: Powertools is 336 modules (event handler, idempotency, parser, batch, ...) of which the Logger, Metrics
-and the SSM provider need about a fifth, and cryptography depends on cffi, whose Python parts (``cffi/`` and
-its C parser ``pycparser/``) build C bindings at install time; at run time cryptography loads only the
+imports: Powertools (no longer a requirement of the authorizer, still pruned if a requirement brings it) is 336
+modules (event handler, idempotency, parser, batch, ...), and cryptography depends on cffi, whose Python parts
+(``cffi/`` and its C parser ``pycparser/``) build C bindings at install time; at run time cryptography loads only the
 ``_cffi_backend`` extension module. Files never imported cost nothing at run time, but they are bytes to upload,
 to unpack and to compile, and code a reviewer must consider shipped.
 
