@@ -18,9 +18,12 @@ The plan folder (all written at once: a failed plan leaves nothing behind)::
 
 ``plan.json`` (format_version 1): ``api``, ``user_pool``, ``namespace``, ``layout``, ``tighten``, ``inventory``
 (path, created_at), ``summary`` (routes by status), ``routes[]`` (route, authorization_type, scopes, token_use,
-actions, status, reasons, today/after: principal classes with examples, policies, backend_claims),
-``principal_classes[]``, ``findings[]``, ``differences[]``, ``token_mismatches[]``, ``quotas[]``,
-``equivalence`` (equivalent, decisions, seconds), ``next_steps[]``.
+actions, status, reasons, today/after: principal classes with up to 20 example users and their count ``users``,
+users_today/users_after: every real user who can call it, policies, backend_claims), ``principal_classes[]``,
+``populations`` (real group combinations decided through the classes of their groups, and their users),
+``findings[]``, ``differences[]`` (up to 20 examples, ``users``: how many it reaches), ``token_mismatches[]``,
+``quotas[]``, ``equivalence`` (equivalent, decisions, seconds), ``next_steps[]``. Every user by name:
+``avp-migrate verify --users FILE``.
 """
 
 from __future__ import annotations
