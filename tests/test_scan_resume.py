@@ -114,7 +114,8 @@ def test_interrupted_scan_resumes_to_the_straight_scans_snapshot(embedded_aws, c
     code, _, err = cli(capsys, *argv)
     for _ in stops:
         assert code == ExitCode.INTERRUPTED
-        assert err.count("\n") == 1 and err.startswith("avp-migrate: interrupted: what was read is kept in ")
+        assert err.count("\n") == 1 and err.startswith("avp-migrate: interrupted: stopped ")
+        assert f"; what was read is kept in {checkpoint_path(out)}; " in err
         assert err.rstrip().endswith(f"to continue, run: avp-migrate scan --api-id {api_id} --out {out} --resume")
         assert checkpoint_path(out).exists() and not out.exists()
         code, _, err = cli(capsys, *argv, "--resume")
@@ -160,7 +161,8 @@ def test_refused_pagination_token_restarts_only_that_group(embedded_aws, capsys,
     out = tmp_path / "inventory.json"
     argv = ["scan", "--api-id", api_id, "--out", str(out)]
     stop_at("ListUsersInGroup", 6)  # group-2's 2nd page
-    assert cli(capsys, *argv)[0] == ExitCode.INTERRUPTED
+    code, _, err = cli(capsys, *argv)
+    assert code == ExitCode.INTERRUPTED and "(2 of 8 groups listed, " in err
     path = checkpoint_path(out)
     saved = json.loads(path.read_text())
     assert saved["pool"]["groups_done"] == 2 and saved["pool"]["group"]["members"]

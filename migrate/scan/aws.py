@@ -98,7 +98,7 @@ class AwsScanner:
             return self._scan()
         except KeyboardInterrupt:
             if self._keep_progress():
-                raise Interrupted(f"what was read is kept in {self.checkpoint_path}") from None
+                raise Interrupted(f"{self._how_far()}; what was read is kept in {self.checkpoint_path}") from None
             raise
         except UserError as exc:
             # Only an AWS failure (throttling past the retries, an endpoint gone, access withdrawn): bad input
@@ -111,6 +111,15 @@ class AwsScanner:
     @property
     def checkpoint_path(self) -> str:
         return str(self.checkpoint.path) if self.checkpoint else ""
+
+    def _how_far(self) -> str:
+        progress = self._state.pool if self._state is not None else None
+        if progress is None:
+            return f"stopped after {len(self._state.pools_done) if self._state else 0} user pools"
+        listed = f"{progress.groups_done} of {len(progress.pool.groups)} groups listed"
+        if progress.groups_done == len(progress.pool.groups) and self.options.all_users:
+            listed += ", ListUsers under way"
+        return f"stopped in user pool {progress.pool.id} ({listed}, {len(self._users)} users)"
 
     def _keep_progress(self) -> bool:
         """Write the checkpoint after a stop, when there is one to write and the API part was read."""
