@@ -247,6 +247,7 @@ def assert_one_line_error(code, err, *fragments):
     (["--stage", "prod"], "checkpoint of another scan (--stage none, this scan prod)"),
     (["--region", "eu-west-1"], "checkpoint of another scan (region us-east-1, this scan eu-west-1)"),
     (["--user-attribute", "email"], "checkpoint of another scan (--user-attribute none, this scan email)"),
+    (["--endpoint-url", "http://127.0.0.1:1"], "checkpoint of another scan (endpoint http://127.0.0.1:"),
 ])
 def test_checkpoint_of_another_scan_is_refused(embedded_aws, capsys, tmp_path, stop_at, argv, fragment):
     api_id = seed_pool(embedded_aws.region)

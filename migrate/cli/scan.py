@@ -103,7 +103,9 @@ def _scan_account(args: argparse.Namespace) -> Inventory:
     session = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url))
     options = ScanOptions(api_ids=args.api_id, stage=args.stage, rules_source=args.rules,
                           all_users=args.all_users, user_attributes=args.user_attribute)
-    key = ScanKey(tool_version=__version__, region=session.region, endpoint_url=session.endpoint_for("cognito-idp"),
+    # the endpoint as botocore resolves it (--endpoint-url, AWS_ENDPOINT_URL..., or AWS's own)
+    endpoint = session.client("cognito-idp").meta.endpoint_url
+    key = ScanKey(tool_version=__version__, region=session.region, endpoint_url=endpoint,
                   profile=args.profile, api_ids=list(args.api_id), stage=args.stage, rules_source=args.rules,
                   all_users=args.all_users, user_attributes=list(args.user_attribute))
     checkpoint = CheckpointFile(checkpoint_path(out), key)
