@@ -98,41 +98,49 @@ def calls_of(snapshot: dict) -> dict[str, int]:
     return totals
 
 
-@pytest.mark.parametrize("stops", [
+def same_but_calls(resumed: dict, straight: dict) -> bool:
+    for snapshot in (resumed, straight):
+        for record in snapshot["provenance"]:
+            record.pop("calls")
+    return resumed == straight
+
+
+STOPS = [
     [("ListUsersInGroup", 1)],  # before any member was read
     [("ListUsersInGroup", 6)],  # mid-way through the 3rd group, its first page read
     [("ListUsersInGroup", 4), ("ListUsersInGroup", 13)],  # stopped twice: the resumed scan stops too
     [("DescribeUserPoolClient", 1)],  # while the pool's description was read
-])
-def test_interrupted_scan_resumes_to_the_straight_scans_snapshot(embedded_aws, capsys, tmp_path, stop_at, stops):
+]
+
+
+def test_interrupted_scans_resume_to_the_straight_scans_snapshot(embedded_aws, capsys, tmp_path, stop_at):
     api_id = seed_pool(embedded_aws.region)
     straight = straight_scan(capsys, tmp_path, api_id)
-    out = tmp_path / "inventory.json"
-    argv = ["scan", "--api-id", api_id, "--out", str(out)]
-    for operation, n in stops:
-        stop_at(operation, n)
-    code, _, err = cli(capsys, *argv)
-    for _ in stops:
-        assert code == ExitCode.INTERRUPTED
-        assert err.count("\n") == 1 and err.startswith("avp-migrate: interrupted: stopped ")
-        assert f"; what was read is kept in {checkpoint_path(out)}; " in err
-        assert err.rstrip().endswith(f"to continue, run: avp-migrate scan --api-id {api_id} --out {out} --resume")
-        assert checkpoint_path(out).exists() and not out.exists()
-        code, _, err = cli(capsys, *argv, "--resume")
-    assert code == 0, err
-    assert not checkpoint_path(out).exists()
-    resumed = comparable(out)
-    extra_calls = calls_of(resumed)
-    # the calls add up over the runs: a straight scan's, plus one GetCallerIdentity per resumption (the
-    # checkpoint's account is checked). (A pool description cut short is read again whole; only that reading counts.)
-    assert extra_calls.pop("sts.GetCallerIdentity") == 1 + len(stops)
-    expected = calls_of(straight)
-    expected.pop("sts.GetCallerIdentity")
-    assert extra_calls == expected
-    for snapshot in (resumed, straight):
-        for record in snapshot["provenance"]:
-            record.pop("calls")
-    assert resumed == straight
+    for case, stops in enumerate(STOPS):
+        out = tmp_path / f"inventory-{case}.json"
+        argv = ["scan", "--api-id", api_id, "--out", str(out)]
+        for operation, n in stops:
+            stop_at(operation, n)
+        code, _, err = cli(capsys, *argv)
+        for _ in stops:
+            assert code == ExitCode.INTERRUPTED, (stops, err)
+            assert err.count("\n") == 1 and err.startswith("avp-migrate: interrupted: stopped ")
+            assert f"; what was read is kept in {checkpoint_path(out)}; " in err
+            assert err.rstrip().endswith(f"to continue, run: avp-migrate scan --api-id {api_id} --out {out} --resume")
+            assert checkpoint_path(out).exists() and not out.exists()
+            code, _, err = cli(capsys, *argv, "--resume")
+        assert code == 0, err
+        assert not checkpoint_path(out).exists()
+        resumed = comparable(out)
+        calls = calls_of(resumed)
+        # the calls add up over the runs: a straight scan's, plus one GetCallerIdentity per resumption (the
+        # checkpoint's account is checked). (A pool description cut short is read again whole; only that reading
+        # counts.)
+        assert calls.pop("sts.GetCallerIdentity") == 1 + len(stops)
+        expected = calls_of(straight)
+        expected.pop("sts.GetCallerIdentity")
+        assert calls == expected, stops
+        assert same_but_calls(resumed, comparable(tmp_path / "straight.json")), stops
 
 
 def test_resume_continues_list_users_with_all_users(embedded_aws, capsys, tmp_path, stop_at):
@@ -181,36 +189,29 @@ def test_refused_pagination_token_restarts_only_that_group(embedded_aws, capsys,
     assert resumed == straight
 
 
-def test_aws_failure_keeps_the_checkpoint_and_says_so(embedded_aws, capsys, tmp_path, stop_at):
+class HardStop(BaseException):
+    """A process killed outright: nothing of ours runs after it (only the periodic checkpoint is on disk)."""
+
+
+def test_aws_failure_and_hard_stop_resume_too(embedded_aws, capsys, tmp_path, stop_at, monkeypatch):
     api_id = seed_pool(embedded_aws.region)
     straight = straight_scan(capsys, tmp_path, api_id)
-    out = tmp_path / "inventory.json"
+    # an endpoint gone: one line, exit 1, and the checkpoint kept
+    out = tmp_path / "failed.json"
     argv = ["scan", "--api-id", api_id, "--out", str(out)]
-    stop_at("ListUsersInGroup", 9,
-            botocore.exceptions.EndpointConnectionError(endpoint_url=embedded_aws.moto_url))
+    stop_at("ListUsersInGroup", 9, botocore.exceptions.EndpointConnectionError(endpoint_url=embedded_aws.moto_url))
     code, _, err = cli(capsys, *argv)
     assert code == ExitCode.ERROR and err.count("\n") == 1
     assert "cannot reach the AWS endpoint" in err
     assert err.rstrip().endswith(f"what was read is kept in {checkpoint_path(out)} (--resume continues from it)")
     code, _, err = cli(capsys, *argv, "--resume")
     assert code == 0, err
-    resumed = comparable(out)
-    for snapshot in (resumed, straight):
-        for record in snapshot["provenance"]:
-            record.pop("calls")
-    assert resumed == straight
+    assert same_but_calls(comparable(out), straight)
 
-
-class HardStop(BaseException):
-    """A process killed outright: nothing of ours runs after it (only the periodic checkpoint is on disk)."""
-
-
-def test_periodic_checkpoint_survives_a_hard_stop(embedded_aws, capsys, tmp_path, stop_at, monkeypatch):
-    api_id = seed_pool(embedded_aws.region)
-    straight = straight_scan(capsys, tmp_path, api_id)
-    monkeypatch.setattr(checkpoint_module, "MIN_INTERVAL", 0.0)  # write after every page
+    # killed outright: only the periodic checkpoint is on disk (written after every page here)
+    monkeypatch.setattr(checkpoint_module, "MIN_INTERVAL", 0.0)
     monkeypatch.setattr(checkpoint_module, "COST_FACTOR", 0)
-    out = tmp_path / "inventory.json"
+    out = tmp_path / "killed.json"
     argv = ["scan", "--api-id", api_id, "--out", str(out)]
     stop_at("ListUsersInGroup", 11, HardStop())
     with pytest.raises(HardStop):
@@ -220,11 +221,7 @@ def test_periodic_checkpoint_survives_a_hard_stop(embedded_aws, capsys, tmp_path
     assert saved["pool"]["groups_done"] == 5
     code, _, err = cli(capsys, *argv, "--resume")
     assert code == 0, err
-    resumed = comparable(out)
-    for snapshot in (resumed, straight):
-        for record in snapshot["provenance"]:
-            record.pop("calls")
-    assert resumed == straight
+    assert same_but_calls(comparable(out), comparable(tmp_path / "straight.json"))
 
 
 def interrupted(capsys, tmp_path, api_id, stop_at, *extra):
@@ -242,49 +239,41 @@ def assert_one_line_error(code, err, *fragments):
         assert fragment in err, err
 
 
-@pytest.mark.parametrize("argv, fragment", [
+ANOTHER_SCAN = [
     (["--all-users"], "checkpoint of another scan (--all-users not given, this scan given)"),
     (["--stage", "prod"], "checkpoint of another scan (--stage none, this scan prod)"),
     (["--region", "eu-west-1"], "checkpoint of another scan (region us-east-1, this scan eu-west-1)"),
     (["--user-attribute", "email"], "checkpoint of another scan (--user-attribute none, this scan email)"),
     (["--endpoint-url", "http://127.0.0.1:1"], "checkpoint of another scan (endpoint http://127.0.0.1:"),
-])
-def test_checkpoint_of_another_scan_is_refused(embedded_aws, capsys, tmp_path, stop_at, argv, fragment):
-    api_id = seed_pool(embedded_aws.region)
-    out = interrupted(capsys, tmp_path, api_id, stop_at)
-    code, _, err = cli(capsys, "scan", "--api-id", api_id, "--out", str(out), "--resume", *argv)
-    assert_one_line_error(code, err, fragment, str(checkpoint_path(out)))
-    assert checkpoint_path(out).exists() and not out.exists()
+]
+
+DAMAGES = [
+    (lambda text: text[: len(text) // 2], "invalid JSON at line 1"),
+    (lambda text: "[]", "not an avp-migrate scan checkpoint"),
+    (lambda text: text.replace('"groups_done":', '"groups_done":"x","was":'), "damaged checkpoint at pool"),
+    (lambda text: text.replace('"version":1', '"version":99'), "checkpoint version 99"),
+]
 
 
-def test_checkpoint_of_another_api_or_account_is_refused(embedded_aws, capsys, tmp_path, stop_at):
+def test_checkpoint_of_another_scan_or_damaged_is_refused(embedded_aws, capsys, tmp_path, stop_at):
     api_id = seed_pool(embedded_aws.region)
     out = interrupted(capsys, tmp_path, api_id, stop_at)
-    code, _, err = cli(capsys, "scan", "--api-id", "other", "--out", str(out), "--resume")
-    assert_one_line_error(code, err, f"checkpoint of another scan (--api-id {api_id}, this scan other)")
     path = checkpoint_path(out)
-    saved = json.loads(path.read_text())
+    for argv, fragment in [*ANOTHER_SCAN, (["--api-id", "other"], f"(--api-id {api_id}, this scan {api_id}, other)")]:
+        code, _, err = cli(capsys, "scan", "--api-id", api_id, "--out", str(out), "--resume", *argv)
+        assert_one_line_error(code, err, fragment, str(path))
+    original = path.read_text()
+    saved = json.loads(original)
     saved["account_id"] = "999999999999"
     path.write_text(json.dumps(saved))
     code, _, err = cli(capsys, "scan", "--api-id", api_id, "--out", str(out), "--resume")
     assert_one_line_error(code, err, "checkpoint of a scan of account 999999999999, these credentials are for "
                                      "account 123456789012")
-
-
-@pytest.mark.parametrize("damage, fragment", [
-    (lambda text: text[: len(text) // 2], "invalid JSON at line 1"),
-    (lambda text: "[]", "not an avp-migrate scan checkpoint"),
-    (lambda text: text.replace('"groups_done":', '"groups_done":"x","was":'), "damaged checkpoint at pool"),
-    (lambda text: text.replace('"version":1', '"version":99'), "checkpoint version 99"),
-])
-def test_damaged_checkpoint_is_refused(embedded_aws, capsys, tmp_path, stop_at, damage, fragment):
-    api_id = seed_pool(embedded_aws.region)
-    out = interrupted(capsys, tmp_path, api_id, stop_at)
-    path = checkpoint_path(out)
-    path.write_text(damage(path.read_text()))
-    code, _, err = cli(capsys, "scan", "--api-id", api_id, "--out", str(out), "--resume")
-    assert_one_line_error(code, err, fragment, str(path))
-    assert not out.exists()
+    for damage, fragment in DAMAGES:
+        path.write_text(damage(original))
+        code, _, err = cli(capsys, "scan", "--api-id", api_id, "--out", str(out), "--resume")
+        assert_one_line_error(code, err, fragment, str(path))
+    assert path.exists() and not out.exists()
 
 
 def test_resume_without_checkpoint_or_of_files_is_refused(embedded_aws, capsys, tmp_path):
@@ -304,15 +293,14 @@ def test_scan_without_resume_starts_over_and_says_so(embedded_aws, capsys, tmp_p
     assert not checkpoint_path(out).exists() and out.exists()
 
 
-@pytest.mark.parametrize("operation, arguments, token", [
-    ("list_users_in_group", {"GroupName": "group-0", "Limit": 60}, "NextToken"),
-    ("list_users", {"Limit": 60}, "PaginationToken"),
-    ("list_groups", {"Limit": 60}, "NextToken"),
-])
-def test_embedded_cognito_refuses_an_unusable_token_as_cognito_does(embedded_aws, aws_clients, operation, arguments,
-                                                                    token):
+def test_embedded_cognito_refuses_an_unusable_token_as_cognito_does(embedded_aws, aws_clients):
     seed_pool(embedded_aws.region)
     idp = aws_clients("cognito-idp")
     pool_id = idp.list_user_pools(MaxResults=1)["UserPools"][0]["Id"]
-    with pytest.raises(idp.exceptions.InvalidParameterException, match="Paging marker ZXhwaXJlZA== is invalid"):
-        getattr(idp, operation)(UserPoolId=pool_id, **arguments, **{token: "ZXhwaXJlZA=="})
+    for operation, arguments, token in [
+        ("list_users_in_group", {"GroupName": "group-0", "Limit": 60}, "NextToken"),
+        ("list_users", {"Limit": 60}, "PaginationToken"),
+        ("list_groups", {"Limit": 60}, "NextToken"),
+    ]:
+        with pytest.raises(idp.exceptions.InvalidParameterException, match="Paging marker ZXhwaXJlZA== is invalid"):
+            getattr(idp, operation)(UserPoolId=pool_id, **arguments, **{token: "ZXhwaXJlZA=="})
