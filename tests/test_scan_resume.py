@@ -276,6 +276,20 @@ def test_checkpoint_of_another_scan_or_damaged_is_refused(embedded_aws, capsys, 
     assert path.exists() and not out.exists()
 
 
+def test_group_deleted_since_the_checkpoint_is_one_line(embedded_aws, capsys, tmp_path, stop_at):
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    api_id = seed_pool(embedded_aws.region)
+    out = interrupted(capsys, tmp_path, api_id, stop_at)  # group-2 being listed, group-3 to group-7 not yet
+    backend = cognitoidp_backends["123456789012"][embedded_aws.region]
+    (pool,) = backend.user_pools.values()
+    backend.delete_group(pool.id, "group-5")
+    code, _, err = cli(capsys, "scan", "--api-id", api_id, "--out", str(out), "--resume")
+    assert_one_line_error(code, err, f"user pool {pool.id}: group group-5 was deleted while the pool was read; scan "
+                                     "again without --resume")
+    assert "--resume continues" not in err and not out.exists()
+
+
 def test_resume_without_checkpoint_or_of_files_is_refused(embedded_aws, capsys, tmp_path):
     out = tmp_path / "inventory.json"
     code, _, err = cli(capsys, "scan", "--out", str(out), "--resume")

@@ -381,6 +381,12 @@ class AwsScanner:
                     raise
                 members, token, resumed = self._token_refused(f"group {group.name}"), None, None
                 continue
+            except idp.exceptions.ResourceNotFoundException:
+                # Deleted after ListGroups listed it (or, resuming, since the checkpoint): the pool changed under
+                # the scan, and reading it again is the only way to a consistent snapshot.
+                again = "scan again without --resume" if self._resume is not None else "scan again"
+                raise UserError(f"group {group.name} was deleted while the pool was read; {again}",
+                                where=f"user pool {pool_id}") from None
             for raw in page.get("Users", []):
                 members.append(users.get(raw["Username"]) or _user(raw, keep))
                 self.progress.advance()
