@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from migrate import __version__
 from migrate.awsconfig import AwsSession, AwsTarget
-from migrate.errors import UserError
+from migrate.cli.confirm import this_command
+from migrate.errors import Interrupted, UserError
 from migrate.inventory import Inventory, save_inventory
 from migrate.scan.progress import Progress
 
@@ -48,6 +52,9 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
                         help="also read users in no group (ListUsers); default reads group members only")
     parser.add_argument("--user-attribute", action="append", default=[], metavar="NAME",
                         help="keep this user attribute in the snapshot (repeatable; the rules' own are kept)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an account scan that stopped (Ctrl-C, throttling, an unreachable endpoint) "
+                             "from its checkpoint, FILE.checkpoint next to --out FILE")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a TTY)")
     parser.set_defaults(run=run)
 
@@ -70,27 +77,68 @@ def scan_to_file(args: argparse.Namespace) -> Inventory:
                         "scan)", where=kinds[0])
     if args.parameter and not args.template:
         raise UserError("only meaningful with --template", where="--parameter")
+    if args.resume and kinds:
+        raise UserError(f"only meaningful for a scan of an account (files are read again in a moment, not with "
+                        f"{kinds[0]})", where="--resume")
     if args.template or args.terraform:
         inventory = _scan_iac(args)
+    elif args.openapi:
+        inventory = _scan_exports(args)
     else:
-        inventory = _scan_exports(args) if args.openapi else _scan_account(args)
+        return _scan_account(args)
     save_inventory(inventory, args.out)
     return inventory
 
 
 def _scan_account(args: argparse.Namespace) -> Inventory:
+    """Scan the account, keeping a checkpoint next to --out while it runs (removed once the snapshot is written)."""
     from migrate.scan.aws import AwsScanner, ScanOptions
+    from migrate.scan.checkpoint import CheckpointFile, ScanKey, checkpoint_path
 
     if args.user_pool_arn:
         raise UserError("only meaningful with --openapi", where="--user-pool-arn")
+    out = Path(args.out)
+    if not out.parent.is_dir():  # before minutes of reading, not after
+        raise UserError(f"directory does not exist: {out.parent}", where=str(out))
     session = AwsSession(AwsTarget(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url))
     options = ScanOptions(api_ids=args.api_id, stage=args.stage, rules_source=args.rules,
                           all_users=args.all_users, user_attributes=args.user_attribute)
+    # the endpoint as botocore resolves it (--endpoint-url, AWS_ENDPOINT_URL..., or AWS's own)
+    endpoint = session.client("cognito-idp").meta.endpoint_url
+    key = ScanKey(tool_version=__version__, region=session.region, endpoint_url=endpoint,
+                  profile=args.profile, api_ids=list(args.api_id), stage=args.stage, rules_source=args.rules,
+                  all_users=args.all_users, user_attributes=list(args.user_attribute))
+    checkpoint = CheckpointFile(checkpoint_path(out), key)
+    resume = None
+    if args.resume:
+        if not checkpoint.exists():
+            raise UserError(f"no checkpoint to resume ({checkpoint.path} does not exist); run without --resume",
+                            where="--resume")
+        resume = checkpoint.load()
+    elif checkpoint.exists():
+        print(f"note: {checkpoint.path} holds a stopped scan's progress; starting over (--resume continues it)",
+              file=sys.stderr)
+        checkpoint.remove()
     progress = Progress(enabled=False if args.no_progress else None)
+    scanner = AwsScanner(session, options, progress, checkpoint=checkpoint, resume=resume)
     try:
-        return AwsScanner(session, options, progress).scan()
+        inventory = scanner.scan()
+    except Interrupted as exc:
+        raise Interrupted(f"{exc.message}; to continue, run: {_resume_command(args)}") from None
     finally:
         progress.close()
+    for note in scanner.notes:
+        print(f"note: {note}", file=sys.stderr)
+    save_inventory(inventory, args.out)
+    checkpoint.remove()
+    return inventory
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    argv = list(getattr(args, "command_line", None) or [])
+    if argv and "--resume" not in argv:
+        return shlex.join(["avp-migrate", *argv, "--resume"])
+    return this_command(args) if argv else "the same scan command with --resume"
 
 
 def _scan_exports(args: argparse.Namespace) -> Inventory:

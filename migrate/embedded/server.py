@@ -128,9 +128,10 @@ class EmbeddedAws:
     # --- lifecycle ------------------------------------------------------------------------------------------
 
     def start(self) -> EmbeddedAws:
-        from migrate.embedded import moto_gaps
+        from migrate.embedded import cognito_paging, moto_gaps
 
         moto_gaps.install()
+        cognito_paging.install()
         # werkzeug logs every request at INFO; the embedded AWS is infrastructure, keep it quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Both servers get a socket we bound ourselves: Werkzeug, binding its own, prints its message and calls

@@ -12,6 +12,10 @@ one call per method:
 * Users the rules name and are not group members: ``AdminGetUser`` each (bounded by the rules, not the pool).
 
 Users in no group are only counted (``EstimatedNumberOfUsers``) unless ``--all-users`` asks for ``ListUsers``.
+
+Members are listed a page at a time and merged once a group is listed whole: time linear in the memberships,
+memory that of the snapshot's users plus one group's members. With a checkpoint file, what was read is kept there
+(throttled, and when the scan stops) so that ``scan --resume`` continues it (:mod:`migrate.scan.checkpoint`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any, TypeVar
 
 from migrate import __version__
 from migrate.awsconfig import AwsSession, describe_aws_error
-from migrate.errors import UserError
+from migrate.errors import Interrupted, UserError
 from migrate.inventory.model import (
     FORMAT_VERSION,
     AppClient,
@@ -43,10 +47,16 @@ from migrate.inventory.model import (
     claims_passed_to_backend,
     parse_user_pool_arn,
 )
+from migrate.scan.checkpoint import KIND as CHECKPOINT_KIND
+from migrate.scan.checkpoint import VERSION as CHECKPOINT_VERSION
+from migrate.scan.checkpoint import CheckpointFile, GroupInProgress, PoolProgress, ScanCheckpoint, ScanKey
 from migrate.scan.progress import Progress
 from pretoken_lambda.rules import parse_rules
 
 RULES_SOURCE_VARIABLE = "AVP_MIGRATE_RULES_SOURCE"  # how our pretoken_lambda names its rules source
+PAGE_SIZE = 60  # ListUsersInGroup and ListUsers: Limit at most 60 (Cognito API reference)
+_NO_KEY = ScanKey(tool_version=__version__, region="", endpoint_url=None, profile=None, api_ids=[], stage=None,
+                  rules_source=None, all_users=False, user_attributes=[])
 T = TypeVar("T")
 
 
@@ -62,19 +72,82 @@ class ScanOptions:
 class AwsScanner:
     """Reads APIs and user pools through an :class:`AwsSession`; one instance per scan."""
 
-    def __init__(self, session: AwsSession, options: ScanOptions, progress: Progress | None = None) -> None:
+    def __init__(self, session: AwsSession, options: ScanOptions, progress: Progress | None = None, *,
+                 checkpoint: CheckpointFile | None = None, resume: ScanCheckpoint | None = None) -> None:
         self.session = session
         self.options = options
         self.progress = progress or Progress(enabled=False)
         self.warnings: list[str] = []
         self.provenance: list[ReadRecord] = []
+        self.notes: list[str] = []  # for the console, not the snapshot (a resumed scan's snapshot is a straight one's)
+        self.checkpoint = checkpoint  # None: nothing is kept if the scan stops
+        self._resume = resume
+        # What the checkpoint holds: the parts finished, and the pool being read. Provenance and warnings are kept
+        # up to the last finished part only, so that a resumed scan does not repeat those of a part it reads again.
+        self._state: ScanCheckpoint | None = None
+        self._stable = (0, 0)  # (provenance records, warnings) of the finished parts
+        self._users: dict[str, User] = {}  # the users of the pool being read
+        self._current_part: tuple[dict[str, int], float, dict[str, int], float] | None = None
+        self._aws_failure = False
 
     # --- the whole scan -------------------------------------------------------------------------------------
 
     def scan(self) -> Inventory:
+        """Scan; when it stops (Ctrl-C, an AWS failure) with a checkpoint file, keep what was read in it."""
+        try:
+            return self._scan()
+        except KeyboardInterrupt:
+            if self._keep_progress():
+                raise Interrupted(f"{self._how_far()}; what was read is kept in {self.checkpoint_path}") from None
+            raise
+        except UserError as exc:
+            # Only an AWS failure (throttling past the retries, an endpoint gone, access withdrawn): bad input
+            # would fail the same way again.
+            if self._aws_failure and self._keep_progress():
+                raise type(exc)(f"{exc.message}; what was read is kept in {self.checkpoint_path} "
+                                "(--resume continues from it)", where=exc.where) from None
+            raise
+
+    @property
+    def checkpoint_path(self) -> str:
+        return str(self.checkpoint.path) if self.checkpoint else ""
+
+    def _how_far(self) -> str:
+        progress = self._state.pool if self._state is not None else None
+        if progress is None:
+            return f"stopped after {len(self._state.pools_done) if self._state else 0} user pools"
+        listed = f"{progress.groups_done} of {len(progress.pool.groups)} groups listed"
+        if progress.groups_done == len(progress.pool.groups) and self.options.all_users:
+            listed += ", ListUsers under way"
+        return f"stopped in user pool {progress.pool.id} ({listed}, {len(self._users)} users)"
+
+    def _keep_progress(self) -> bool:
+        """Write the checkpoint after a stop, when there is one to write and the API part was read."""
+        if self.checkpoint is None or self._state is None or self._state.apis is None:
+            return False
+        self._write_checkpoint()
+        return True
+
+    def _scan(self) -> Inventory:
         region = self.session.region
         account_id = self._part("sts", "caller identity", self._account_id, service="sts")
-        apis = self._read_apis()
+        state = ScanCheckpoint(kind=CHECKPOINT_KIND, version=CHECKPOINT_VERSION,
+                               key=self.checkpoint.key if self.checkpoint else _NO_KEY, account_id=account_id)
+        resume = self._resume
+        if resume is not None:
+            if resume.account_id != account_id:
+                raise UserError(f"checkpoint of a scan of account {resume.account_id}, these credentials are for "
+                                f"account {account_id}; run without --resume to start over",
+                                where=self.checkpoint_path or "--resume")
+            state.apis, state.pools_done = resume.apis, resume.pools_done
+            self.provenance = _merged(resume.provenance, self.provenance)
+            self.warnings[:] = resume.warnings
+        self._state = state
+        self._mark_stable()
+        if state.apis is None:
+            state.apis = self._read_apis()
+            self._mark_stable()
+        apis = state.apis
         pool_arns: dict[str, str] = {}
         for api in apis:
             for authorizer in api.authorizers:
@@ -85,9 +158,22 @@ class AwsScanner:
                                              f"provider {arn!r} is not a user pool ARN; skipped")
                         continue
                     pool_arns.setdefault(parsed[2], arn)
-        pools = [self._part(f"cognito-idp:{pool_id}", f"user pool {pool_id}", lambda a=arn: self._read_pool(a),
-                            service="cognito-idp", region=(parse_user_pool_arn(arn) or (None,))[0])
-                 for pool_id, arn in pool_arns.items()]
+        finished = {pool.id: pool for pool in state.pools_done}
+        in_progress = resume.pool if resume is not None else None
+        pools = []
+        for pool_id, arn in pool_arns.items():
+            if pool_id in finished:
+                pools.append(finished[pool_id])
+                continue
+            progress = in_progress if in_progress is not None and in_progress.pool.id == pool_id else None
+            pool = self._part(f"cognito-idp:{pool_id}", f"user pool {pool_id}",
+                              lambda a=arn, p=progress: self._read_pool(a, p), service="cognito-idp",
+                              region=(parse_user_pool_arn(arn) or (None,))[0],
+                              carried=(progress.calls, progress.seconds) if progress else None)
+            state.pools_done.append(pool)
+            state.pool = None
+            self._mark_stable()
+            pools.append(pool)
         self.progress.close()
         return Inventory(
             format_version=FORMAT_VERSION,
@@ -103,10 +189,13 @@ class AwsScanner:
         )
 
     def _part(self, part: str, what: str, read: Callable[[], T], *, service: str,
-              region: str | None = None) -> T:
-        """Run one read, recording its calls and time; AWS failures become one-line UserErrors."""
+              region: str | None = None, carried: tuple[dict[str, int], float] | None = None) -> T:
+        """Run one read, recording its calls and time (plus ``carried``: what a stopped scan spent on it before);
+        AWS failures become one-line UserErrors."""
         before = dict(self.session.counter.calls)
         started = time.perf_counter()
+        carried_calls, carried_seconds = carried or ({}, 0.0)
+        self._current_part = (before, started, carried_calls, carried_seconds)
         try:
             result = read()
         except UserError:
@@ -115,13 +204,45 @@ class AwsScanner:
             user_error = describe_aws_error(exc, what=what)
             if user_error is None:
                 raise
+            self._aws_failure = True
             raise user_error from None
-        calls = {k: v - before.get(k, 0) for k, v in self.session.counter.calls.items() if v != before.get(k, 0)}
+        calls, seconds = self._part_cost()
+        self._current_part = None
         endpoint = self.session.client(service, region).meta.endpoint_url
         self.provenance.append(ReadRecord(part=part, source=f"{service} {region or self.session.region} {endpoint}",
-                                          calls=dict(sorted(calls.items())),
-                                          seconds=round(time.perf_counter() - started, 3)))
+                                          calls=calls, seconds=round(seconds, 3)))
         return result
+
+    def _part_cost(self) -> tuple[dict[str, int], float]:
+        """Calls and seconds of the part being read so far, with what was carried over from a stopped scan."""
+        assert self._current_part is not None
+        before, started, carried_calls, carried_seconds = self._current_part
+        calls = dict(carried_calls)
+        for key, value in self.session.counter.calls.items():
+            if value != before.get(key, 0):
+                calls[key] = calls.get(key, 0) + value - before.get(key, 0)
+        return dict(sorted(calls.items())), carried_seconds + time.perf_counter() - started
+
+    # --- the checkpoint -------------------------------------------------------------------------------------
+
+    def _mark_stable(self) -> None:
+        self._stable = (len(self.provenance), len(self.warnings))
+
+    def _checkpoint_if_due(self) -> None:
+        if self.checkpoint is not None and self._state is not None and self.checkpoint.due():
+            self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        assert self.checkpoint is not None and self._state is not None
+        state = self._state
+        records, warnings = self._stable
+        state.provenance, state.warnings = self.provenance[:records], self.warnings[:warnings]
+        if state.pool is not None:
+            state.pool.users = list(self._users.values())
+            if self._current_part is not None:
+                calls, seconds = self._part_cost()
+                state.pool.calls, state.pool.seconds = calls, round(seconds, 3)
+        self.checkpoint.write(state)
 
     def _account_id(self) -> str:
         return self.session.client("sts").get_caller_identity()["Account"]
@@ -172,10 +293,52 @@ class AwsScanner:
 
     # --- Cognito --------------------------------------------------------------------------------------------
 
-    def _read_pool(self, arn: str) -> UserPool:
+    def _read_pool(self, arn: str, progress: PoolProgress | None = None) -> UserPool:
+        """Read a pool: its description first, then group members in group name order, then the other users.
+
+        ``progress``: what a stopped scan read of it (from its checkpoint), continued from there."""
         region, _, pool_id = parse_user_pool_arn(arn) or ("", "", arn)
         idp = self.session.client("cognito-idp", region)
         self.progress.describe(f"user pool {pool_id}")
+        if progress is None:
+            progress = PoolProgress(pool=self._describe_pool(idp, arn, region, pool_id))
+        pool = progress.pool
+        assert self._state is not None
+        self._state.pool = progress
+        self._mark_stable()  # the description's warnings are in
+        # The users the rules name and the attributes they test, as the rules model itself reads the document.
+        rules = parse_rules(pool.pretoken_rules.document) if pool.pretoken_rules else None
+        named_users = rules.named_users() if rules else frozenset()
+        tested_attributes = rules.tested_attributes() if rules else frozenset()
+        keep = set(self.options.user_attributes) | tested_attributes
+        self._users = users = {user.username: user for user in progress.users}
+        for index in range(progress.groups_done, len(pool.groups)):
+            self._read_members(idp, pool_id, progress, index, keep)
+        if self.options.all_users:
+            self._read_all_users(idp, pool_id, progress, keep)
+            pool.users_complete = True
+        else:
+            known = set(users) | {u.sub for u in users.values()}
+            for name in sorted(named_users - known):
+                found = self._user_named(idp, pool_id, name, keep)
+                if found is None:
+                    self.warnings.append(f"user pool {pool_id}: pre-token rules name user {name!r}, "
+                                         "who does not exist")
+                else:
+                    users.setdefault(found.username, found)
+            if tested_attributes and (pool.estimated_users or 0) > len(users):
+                self.warnings.append(
+                    f"user pool {pool_id}: pre-token rules test user attributes "
+                    f"({', '.join(sorted(tested_attributes))}); users in no group were not read, "
+                    "rescan with --all-users to include them")
+        for user in users.values():
+            user.groups.sort()
+        pool.users = sorted(users.values(), key=lambda u: u.username)
+        self._users = {}
+        return pool
+
+    def _describe_pool(self, idp: Any, arn: str, region: str, pool_id: str) -> UserPool:
+        """Everything of a pool but its users: description, resource servers, groups, clients, trigger, rules."""
         try:
             described = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
         except idp.exceptions.ResourceNotFoundException:
@@ -199,42 +362,76 @@ class AwsScanner:
         pool.clients.sort(key=lambda c: (c.name, c.client_id))
         pool.pretoken_trigger = _trigger(described.get("LambdaConfig") or {})
         pool.pretoken_rules = self._read_rules(pool.pretoken_trigger, region)
-        # The users the rules name and the attributes they test, as the rules model itself reads the document.
-        rules = parse_rules(pool.pretoken_rules.document) if pool.pretoken_rules else None
-        named_users = rules.named_users() if rules else frozenset()
-        tested_attributes = rules.tested_attributes() if rules else frozenset()
-        keep = set(self.options.user_attributes) | tested_attributes
-        users: dict[str, User] = {}
-        for group in pool.groups:
-            for raw in _paginate(idp, "list_users_in_group", "Users", UserPoolId=pool_id, GroupName=group.name,
-                                 Limit=60):
-                user = users.get(raw["Username"]) or _user(raw, keep)
-                users[user.username] = user
-                user.groups.append(group.name)
+        return pool
+
+    def _read_members(self, idp: Any, pool_id: str, progress: PoolProgress, index: int, keep: set[str]) -> None:
+        """List one group's members a page at a time (ListUsersInGroup), continuing a stopped scan's listing;
+        merge them into the pool's users once the group is listed whole. Cost: linear in the members."""
+        group = progress.pool.groups[index]
+        users = self._users
+        resumed = progress.group if index == progress.groups_done else None
+        members = resumed.members if resumed else []
+        token = resumed.next_token if resumed else None
+        while True:
+            try:
+                page = idp.list_users_in_group(UserPoolId=pool_id, GroupName=group.name, Limit=PAGE_SIZE,
+                                               **({"NextToken": token} if token else {}))
+            except idp.exceptions.InvalidParameterException:
+                if resumed is None or token != resumed.next_token:
+                    raise
+                members, token, resumed = self._token_refused(f"group {group.name}"), None, None
+                continue
+            except idp.exceptions.ResourceNotFoundException:
+                # Deleted after ListGroups listed it (or, resuming, since the checkpoint): the pool changed under
+                # the scan, and reading it again is the only way to a consistent snapshot.
+                again = "scan again without --resume" if self._resume is not None else "scan again"
+                raise UserError(f"group {group.name} was deleted while the pool was read; {again}",
+                                where=f"user pool {pool_id}") from None
+            for raw in page.get("Users", []):
+                members.append(users.get(raw["Username"]) or _user(raw, keep))
                 self.progress.advance()
-        if self.options.all_users:
-            for raw in _paginate(idp, "list_users", "Users", UserPoolId=pool_id, Limit=60):
+            token = page.get("NextToken")
+            if not token:
+                break
+            progress.group = GroupInProgress(next_token=token, members=members)
+            self._checkpoint_if_due()
+        for member in members:
+            users.setdefault(member.username, member).groups.append(group.name)
+        progress.groups_done, progress.group = index + 1, None
+        self._checkpoint_if_due()
+
+    def _read_all_users(self, idp: Any, pool_id: str, progress: PoolProgress, keep: set[str]) -> None:
+        """--all-users: ListUsers a page at a time, continuing a stopped scan's listing."""
+        users = self._users
+        resumed = token = progress.list_users_token
+        while True:
+            try:
+                page = idp.list_users(UserPoolId=pool_id, Limit=PAGE_SIZE,
+                                      **({"PaginationToken": token} if token else {}))
+            except idp.exceptions.InvalidParameterException:
+                if resumed is None or token != resumed:
+                    raise
+                self._token_refused("ListUsers")
+                token = resumed = None
+                continue
+            for raw in page.get("Users", []):
                 users.setdefault(raw["Username"], _user(raw, keep))
                 self.progress.advance()
-            pool.users_complete = True
-        else:
-            known = set(users) | {u.sub for u in users.values()}
-            for name in sorted(named_users - known):
-                found = self._user_named(idp, pool_id, name, keep)
-                if found is None:
-                    self.warnings.append(f"user pool {pool_id}: pre-token rules name user {name!r}, "
-                                         "who does not exist")
-                else:
-                    users.setdefault(found.username, found)
-            if tested_attributes and (pool.estimated_users or 0) > len(users):
-                self.warnings.append(
-                    f"user pool {pool_id}: pre-token rules test user attributes "
-                    f"({', '.join(sorted(tested_attributes))}); users in no group were not read, "
-                    "rescan with --all-users to include them")
-        for user in users.values():
-            user.groups.sort()
-        pool.users = sorted(users.values(), key=lambda u: u.username)
-        return pool
+            token = page.get("PaginationToken")
+            if not token:
+                break
+            progress.list_users_token = token
+            self._checkpoint_if_due()
+
+    def _token_refused(self, listing: str) -> list[User]:
+        """A resumed listing whose pagination token Cognito refuses (tokens expire) starts that listing over.
+
+        Cognito answers a token it no longer accepts with InvalidParameterException ("Paging marker ... is
+        invalid for request"; the ListUsers/ListUsersInGroup API reference lists InvalidParameterException for
+        invalid parameters, aws/aws-sdk-js#3705 shows the message). Only the listing is read again."""
+        self.notes.append(f"the checkpoint's pagination token for {listing} was refused (tokens expire): "
+                          "that listing was read again from its start")
+        return []
 
     def _read_client(self, idp: Any, pool_id: str, client_id: str) -> AppClient:
         c = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
@@ -310,6 +507,22 @@ def read_rules(source: str, obtained_from: str, *, client_for: Callable[[str], A
     except RulesSourceError as exc:
         raise UserError(str(exc), where="pre-token rules") from None
     return RuleSet(source=source, obtained_from=obtained_from, document=to_document(ruleset))
+
+
+def _merged(records: list[ReadRecord], new: list[ReadRecord]) -> list[ReadRecord]:
+    """A stopped scan's records with a resumed scan's: the same part's calls and seconds add up."""
+    merged = [ReadRecord(r.part, r.source, dict(r.calls), r.seconds) for r in records]
+    by_part = {r.part: r for r in merged}
+    for record in new:
+        old = by_part.get(record.part)
+        if old is None:
+            merged.append(record)
+            continue
+        for key, value in record.calls.items():
+            old.calls[key] = old.calls.get(key, 0) + value
+        old.calls = dict(sorted(old.calls.items()))
+        old.seconds = round(old.seconds + record.seconds, 3)
+    return merged
 
 
 # --- record builders (pure) -----------------------------------------------------------------------------------
