@@ -25,21 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from migrate.inventory import (
-    AppClient,
-    Authorizer,
-    Group,
-    Inventory,
-    Method,
-    PreTokenTrigger,
-    ResourceServer,
-    RestApi,
-    RuleSet,
-    Scope,
-    User,
-    UserPool,
-    inventory_to_dict,
-)
+from bench.generated import assemble, scoped_method
+from migrate.inventory import Inventory, User, inventory_to_dict
 
 POOL_ID = "us-east-1_BenchPlan"
 CURVE = [(500, 200, 10_000), (100, 200, 10_000), (2_000, 200, 10_000), (500, 20, 10_000), (500, 1_000, 10_000),
@@ -51,36 +38,16 @@ def generated_inventory(endpoints: int, groups: int, users: int, seed: int = 7) 
     rng = random.Random(seed)
     scopes = [f"api/s{i:04d}" for i in range(groups)]
     verbs = ["GET", "POST", "PUT", "DELETE"]
-    methods = []
-    for i in range(endpoints):
-        path = f"/area{i % 25}/items{i // 100}/r{(i // 4) % 25}" + ("/{id}" if i % 3 else "")
-        methods.append(Method(path=path, http_method=verbs[i % 4], authorization_type="COGNITO_USER_POOLS",
-                              authorizer_id="cog", authorization_scopes=rng.sample(scopes, rng.choice((1, 1, 2)))))
+    methods = [scoped_method(f"/area{i % 25}/items{i // 100}/r{(i // 4) % 25}" + ("/{id}" if i % 3 else ""),
+                             verbs[i % 4], rng.sample(scopes, rng.choice((1, 1, 2)))) for i in range(endpoints)]
     names = [f"team-{i:04d}" for i in range(groups)]
     rules = [{"id": f"grant-{g}", "when": {"groups": [g]},
               "then": {"add_scopes": [scopes[i], scopes[(i * 7 + 1) % groups]]}} for i, g in enumerate(names)]
     people = [User(username=f"user{i:06d}", sub=f"sub-{i:06d}",
                    groups=sorted(rng.sample(names, min(groups, rng.choice((0, 1, 2, 3, 3, 4, 5))))))
               for i in range(users)]
-    clients = [
-        AppClient("mobile-id", "mobile", explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
-        AppClient("web-id", "web", allowed_oauth_flows=["code"], allowed_oauth_scopes=["openid", scopes[0]],
-                  allowed_oauth_flows_user_pool_client=True, explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"]),
-        AppClient("svc-id", "svc", has_secret=True, allowed_oauth_flows=["client_credentials"],
-                  allowed_oauth_scopes=scopes[1:4], allowed_oauth_flows_user_pool_client=True,
-                  explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"]),
-    ]
-    arn = f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{POOL_ID}"
-    pool = UserPool(id=POOL_ID, arn=arn, name="bench", region="us-east-1",
-                    resource_servers=[ResourceServer("api", "api", [Scope(s.split("/")[1]) for s in scopes])],
-                    groups=[Group(g) for g in names], users=people, clients=clients, users_complete=True,
-                    pretoken_trigger=PreTokenTrigger("arn:aws:lambda:us-east-1:123456789012:function:p", "V2_0",
-                                                     "PreTokenGenerationConfig", True, "file:r.json"),
-                    pretoken_rules=RuleSet("file:r.json", "option", {"version": 1, "rules": rules}))
-    api = RestApi(id="benchapi", name="BenchApi", source="apigateway", stage="prod",
-                  authorizers=[Authorizer("cog", "cog", "COGNITO_USER_POOLS", [arn])], methods=methods)
-    return Inventory(format_version=1, tool_version="bench", created_at="2026-12-07T00:00:00+00:00",
-                     apis=[api], user_pools=[pool])
+    return assemble(pool_id=POOL_ID, api_name="BenchApi", methods=methods, scopes=scopes, groups=names,
+                    users=people, rules=rules, hosted_scopes=scopes[:1], machine_scopes=scopes[1:4])
 
 
 def _run(argv: list[str]) -> tuple[int, float, float, float]:

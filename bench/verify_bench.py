@@ -12,20 +12,8 @@ from __future__ import annotations
 import random
 import time
 
-from migrate.inventory import (
-    AppClient,
-    Authorizer,
-    Group,
-    Inventory,
-    Method,
-    PreTokenTrigger,
-    ResourceServer,
-    RestApi,
-    RuleSet,
-    Scope,
-    User,
-    UserPool,
-)
+from bench.generated import assemble, scoped_method
+from migrate.inventory import Inventory, User
 
 ENDPOINTS = 500
 SCOPES = 60
@@ -41,8 +29,7 @@ def generated_inventory(seed: int = 7) -> Inventory:
     methods = []
     for i in range(ENDPOINTS):
         path = f"/area{i % 25}/items{i // 25}" + ("/{id}" if i % 3 else "")
-        methods.append(Method(path=path, http_method=verbs[i % 4], authorization_type="COGNITO_USER_POOLS",
-                              authorizer_id="cog", authorization_scopes=rng.sample(scopes, rng.choice((1, 1, 2)))))
+        methods.append(scoped_method(path, verbs[i % 4], rng.sample(scopes, rng.choice((1, 1, 2)))))
     groups = [f"team-{i:02d}" for i in range(GROUPS)]
     combinations: set[tuple[str, ...]] = set()
     while len(combinations) < COMBINATIONS:
@@ -52,25 +39,8 @@ def generated_inventory(seed: int = 7) -> Inventory:
     rules = [{"id": f"grant-{g}", "when": {"groups": [g]}, "then": {"add_scopes": rng.sample(scopes, 3)}}
              for g in groups]
     rules.append({"id": "everyone", "then": {"add_scopes": [scopes[0]]}})
-    clients = [
-        AppClient("mobile-id", "mobile", explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
-        AppClient("web-id", "web", allowed_oauth_flows=["code"], allowed_oauth_scopes=["openid", scopes[1], scopes[2]],
-                  allowed_oauth_flows_user_pool_client=True, explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"]),
-        AppClient("svc-id", "svc", has_secret=True, allowed_oauth_flows=["client_credentials"],
-                  allowed_oauth_scopes=scopes[10:15], allowed_oauth_flows_user_pool_client=True,
-                  explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"]),
-    ]
-    arn = f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{POOL_ID}"
-    pool = UserPool(id=POOL_ID, arn=arn, name="bench", region="us-east-1",
-                    resource_servers=[ResourceServer("api", "api", [Scope(s.split("/")[1]) for s in scopes])],
-                    groups=[Group(g) for g in groups], users=users, clients=clients, users_complete=True,
-                    pretoken_trigger=PreTokenTrigger("arn:aws:lambda:us-east-1:123456789012:function:p", "V2_0",
-                                                     "PreTokenGenerationConfig", True, "file:r.json"),
-                    pretoken_rules=RuleSet("file:r.json", "option", {"version": 1, "rules": rules}))
-    api = RestApi(id="benchapi", name="BenchApi", source="apigateway",
-                  authorizers=[Authorizer("cog", "cog", "COGNITO_USER_POOLS", [arn])], methods=methods)
-    return Inventory(format_version=1, tool_version="bench", created_at="2026-11-26T00:00:00+00:00",
-                     apis=[api], user_pools=[pool])
+    return assemble(pool_id=POOL_ID, api_name="BenchApi", methods=methods, scopes=scopes, groups=groups,
+                    users=users, rules=rules, hosted_scopes=[scopes[1], scopes[2]], machine_scopes=scopes[10:15])
 
 
 def main() -> None:
