@@ -13,7 +13,7 @@ a scope only through the hosted UI took 44 s of a 100,000-user plan, for questio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from migrate.regime import PoolRegime, PrincipalClass
@@ -23,10 +23,15 @@ _GROUP_KINDS = frozenset({"group", "group-combination", "no-group"})  # syntheti
 
 @dataclass(frozen=True)
 class Kind:
-    """Classes that hold a scope through the same flows; ``representative`` is one of them."""
+    """Classes that hold a scope through the same flows; ``representative`` is one of them. The members are listed
+    only when asked (the kind of the classes the scope's rules do not name can be nearly the whole pool)."""
 
     representative: PrincipalClass
-    members: tuple[PrincipalClass, ...]
+    _members: Callable[[], tuple[PrincipalClass, ...]]
+
+    @property
+    def members(self) -> tuple[PrincipalClass, ...]:
+        return self._members()
 
 
 class ScopeReach:
@@ -54,14 +59,17 @@ class ScopeReach:
                 if number not in seen:
                     seen.add(number)
                     touched.setdefault(self.user_classes[number].groups & named, []).append(number)
-        rest = [n for n, cls in enumerate(self.user_classes) if cls.kind in _GROUP_KINDS and n not in seen]
-        for numbers in [*touched.values(), rest]:
-            if numbers:
-                members = tuple(self.user_classes[n] for n in numbers)
-                yield Kind(members[0], members)
+        for numbers in touched.values():
+            members = tuple(self.user_classes[n] for n in numbers)
+            yield Kind(members[0], lambda members=members: members)
+        first = next((cls for n, cls in enumerate(self.user_classes) if cls.kind in _GROUP_KINDS and n not in seen),
+                     None)
+        if first is not None:
+            yield Kind(first, lambda: tuple(cls for n, cls in enumerate(self.user_classes)
+                                            if cls.kind in _GROUP_KINDS and n not in seen))
         for cls in self.user_classes:
             if cls.kind not in _GROUP_KINDS:
-                yield Kind(cls, (cls,))
+                yield Kind(cls, lambda cls=cls: (cls,))
 
     def obtainable(self, scope: str) -> bool:
         """Whether some user class holds ``scope`` in a token of some flow."""
