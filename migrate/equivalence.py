@@ -36,6 +36,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import cedarpy
@@ -49,7 +50,7 @@ from migrate.embedded.avp.store import IdentitySourceRecord
 from migrate.errors import ExitCode
 from migrate.inventory.model import COGNITO_POOL_ID
 from migrate.regime import PoolRegime, PrincipalClass, Token
-from migrate.space import MAX_PARENTS, Population, PrincipalSpace, policy_facts, refused_claims
+from migrate.space import MAX_PARENTS, Population, PrincipalSpace, entity_refs, policy_facts, refused_claims, walk_json
 from migrate.translate.model import RoutePlan
 
 Direction = Literal["gains", "loses"]
@@ -166,12 +167,14 @@ class PolicyIndex:
         self.namespace = namespace
         self.indexed = indexed
         self._ancestors = _action_ancestors(schema_document, namespace)
-        self._index_by_action()
+        self._index_scopes()
         self._sets: dict[frozenset[str], cedarpy.PolicySet] = {}
         self._applicable_ids: dict[tuple[str, str], frozenset[str]] = {}
         self._by_request: dict[tuple[str, str], cedarpy.PolicySet] = {}
         self._context_readers = {pid for pid, p in self.static.items() if '"context"' in json.dumps(p["conditions"])}
-        self._principal_readers = {pid for pid, p in self.static.items() if _mentions_var(p["conditions"], "principal")}
+        self._principal_readers = {pid for pid, p in self.static.items()
+                                   if any(isinstance(n, dict) and n.get("Var") == "principal"
+                                          for n in walk_json(p["conditions"]))}
         self._projections: dict[tuple[str, str], frozenset[tuple[str, str]] | None] = {}
         self.projection = ContextProjection(p["conditions"] for p in self.static.values())
         # Every string any policy holds (entity ids, literals): a route named here is decided on its own.
@@ -220,7 +223,7 @@ class PolicyIndex:
                 and _resource_may_match(self.static[pid]["resource"], resource, set(target.parents)))
         return self._applicable_ids[key]
 
-    def _index_by_action(self) -> None:
+    def _index_scopes(self) -> None:
         """Policy ids per action id their action scope names (``==``, ``in`` an entity or a list); the policies
         whose scope is anything else (``All``, a form not modelled) are candidates for every action."""
         self._by_action: dict[str, set[str]] = {}
@@ -270,7 +273,7 @@ class PolicyIndex:
                         or pid in self._principal_readers:
                     projectable = False
                     break
-                named.update(_entity_refs_of(scope))
+                named.update(entity_refs(scope))
             self._projections[key] = frozenset(named) if projectable else None
         return self._projections[key]
 
@@ -278,36 +281,6 @@ class PolicyIndex:
         """Whether any policy that can apply to the request reads ``context``. When none does, the context cannot
         change the decision, and Cedar is spared parsing it (the costliest part of a request)."""
         return bool(self._applicable(target, principal_type) & self._context_readers)
-
-
-def _mentions_var(value: Any, name: str) -> bool:
-    """Whether a policy's JSON conditions use the variable ``name`` anywhere."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get("Var") == name:
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def _entity_refs_of(scope: dict[str, Any]) -> set[tuple[str, str]]:
-    """The literal entities a principal scope names (``==``/``in`` an entity or a list of them, ``is ... in``)."""
-    found: set[tuple[str, str]] = set()
-    stack: list[Any] = [scope]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("type"), str) and isinstance(item.get("id"), str):
-                found.add((item["type"], item["id"]))
-            else:
-                stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
 
 
 def _strings_in(value: Any) -> set[str]:
@@ -821,7 +794,7 @@ class Checker:
             result.tokens += len(tokens)
             reported = cls.key in space.reported
             traced = cls.key in trace.keys
-            users = 0 if cls.is_machine else len(cls.examples)
+            users = len(cls.users)
             decided = [everything[(cls.key, index)] for index in range(len(tokens))]
             denied = [(False, ())] * len(tokens)
             denied_allowed = [False] * len(tokens)
@@ -932,14 +905,10 @@ class Checker:
                     reached: dict[int, list[Population]]) -> None:
         """Every real user by name (``verify --users``): per route, who can call it today and after; per difference,
         everyone it reaches."""
-        populations = self.space.populations
-        holding: dict[str, list[int]] = {}
-        for number, population in enumerate(populations):
-            for key in population.components:
-                holding.setdefault(key, []).append(number)
+        populations, holding = self.space.populations, self._holding
 
         def names(class_keys: list[str], components: set[str]) -> list[str]:
-            found = [u for key in class_keys for u in self._classes[key].examples]
+            found = [u for key in class_keys for u in self._classes[key].users]
             numbers = sorted({n for key in components for n in holding.get(key, ())})
             return sorted(found + [u for n in numbers for u in populations[n].users])
 
@@ -947,9 +916,17 @@ class Checker:
             route.route: (names(detail[route.route][0], trace.can_today[route.route]),
                           names(detail[route.route][1], trace.can_after[route.route])) for route in self.routes}
         result.difference_users = [
-            sorted([*(() if self._classes[d.principal].is_machine else self._classes[d.principal].examples),
-                    *(u for p in reached.get(n, ()) for u in p.users)])
+            sorted([*self._classes[d.principal].users, *(u for p in reached.get(n, ()) for u in p.users)])
             for n, d in enumerate(result.differences)]
+
+    @cached_property
+    def _holding(self) -> dict[str, list[int]]:
+        """Component class key -> the populations (their numbers in the space) it decides for."""
+        holding: dict[str, list[int]] = {}
+        for number, population in enumerate(self.space.populations):
+            for key in population.components:
+                holding.setdefault(key, []).append(number)
+        return holding
 
     def _decide_populations(self, result: EquivalenceResult, trace: _Trace) -> dict[int, list[Population]]:
         """The real users of populations (:class:`migrate.space.Population`): counted where they can call a route,
@@ -963,10 +940,7 @@ class Checker:
         found: dict[int, list[Population]] = {}  # difference -> the populations it reaches
         if not populations:
             return found
-        holding: dict[str, list[int]] = {}
-        for number, population in enumerate(populations):
-            for key in population.components:
-                holding.setdefault(key, []).append(number)
+        holding = self._holding
         counted: dict[frozenset[str], int] = {}
 
         def users_reached(keys: set[str]) -> int:
@@ -1020,7 +994,7 @@ class Checker:
                                   principal_label=cls.label, direction="gains" if gains else "loses",
                                   examples=cls.examples[:EXAMPLES_KEPT], policies=policies, scopes=scopes,
                                   flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
-                                  users=0 if cls.is_machine else len(cls.examples)))
+                                  users=len(cls.users)))
         return out
 
     def _scope_differences(self, route: RoutePlan, verb: str, cls: PrincipalClass, tokens: tuple[Token, ...],
@@ -1041,7 +1015,7 @@ class Checker:
                                   principal_label=cls.label, direction="gains" if gains else "loses",
                                   examples=cls.examples[:EXAMPLES_KEPT], scopes=scopes,
                                   flows=tuple(dict.fromkeys(tokens[i].flow.label for i in which)), why=why,
-                                  mode="scope", users=0 if cls.is_machine else len(cls.examples)))
+                                  mode="scope", users=len(cls.users)))
         return out
 
     def _why(self, route: RoutePlan, verb: str, action: str | None, cls: PrincipalClass, tokens: tuple[Token, ...],

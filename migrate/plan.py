@@ -131,8 +131,7 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
                      for i, p in enumerate(translation.policies)],
         "findings": [{"code": f.code, "severity": f.severity, "message": f.message, "routes": list(f.routes),
                       "detail": f.detail} for f in translation.findings],
-        "differences": [dict(asdict(d), cause=causes[id(d)], examples=list(d.examples[:EXAMPLES_KEPT]))
-                        for d in result.differences],
+        "differences": [dict(asdict(d), cause=causes[id(d)]) for d in result.differences],  # examples: capped
         "token_mismatches": [asdict(m) for m in result.token_mismatches],
         "quotas": [{"name": q.name, "used": q.used, "limit": q.limit} for q in translation.quotas],
         "equivalence": {"equivalent": result.equivalent, "verdict": result.verdict,
@@ -146,8 +145,7 @@ def plan_document(translation: Translation, result: EquivalenceResult, *, invent
 def _who(cls: Any) -> dict[str, Any]:
     """A principal class as plan.json names it: a few of its real users, and how many there are (a class such as
     "users in no group" can hold most of a pool: every route listing them all made plan files of hundreds of MB)."""
-    users = 0 if cls.is_machine else len(cls.examples)
-    return {"key": cls.key, "label": cls.label, "examples": list(cls.examples[:EXAMPLES_KEPT]), "users": users}
+    return {"key": cls.key, "label": cls.label, "examples": list(cls.examples[:EXAMPLES_KEPT]), "users": len(cls.users)}
 
 
 def _status(route: Any, findings: list[Any], diffs: list[Any], causes: dict[int, str]) -> tuple[str, list[str]]:

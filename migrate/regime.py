@@ -126,6 +126,11 @@ class PrincipalClass:
     def is_machine(self) -> bool:
         return self.kind == "client"
 
+    @property
+    def users(self) -> tuple[str, ...]:
+        """The real users it stands for (a client's class names the client, no user)."""
+        return () if self.is_machine else self.examples
+
 
 def _flows_of(client: AppClient) -> list[Flow]:
     flows = []

@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,18 +78,20 @@ class PolicyFacts:
     scope_read_freely: bool = False  # context.token.scope used other than as contains/containsAny/containsAll's set
 
 
-def _walk(node: Any) -> Iterator[Any]:
+def walk_json(node: Any) -> Iterator[Any]:
+    """Every value in a JSON value (a policy in Cedar's JSON), itself first."""
     yield node
     if isinstance(node, dict):
         for value in node.values():
-            yield from _walk(value)
+            yield from walk_json(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from walk_json(value)
 
 
-def _entity_refs(node: Any) -> list[tuple[str, str]]:
-    return [(n["type"], n["id"]) for n in _walk(node)
+def entity_refs(node: Any) -> list[tuple[str, str]]:
+    """Every entity reference (``{"type", "id"}``) in a JSON value."""
+    return [(n["type"], n["id"]) for n in walk_json(node)
             if isinstance(n, dict) and isinstance(n.get("type"), str) and isinstance(n.get("id"), str)]
 
 
@@ -118,18 +120,18 @@ def policy_facts(document: dict[str, Any], namespace: str, pool_id: str) -> Poli
     token_attributes: set[str] = set()
     scope_uses = scope_in_contains = 0
     for policy in (document.get("staticPolicies") or {}).values():
-        refs = _entity_refs([policy.get("principal"), policy.get("conditions")])
+        refs = entity_refs([policy.get("principal"), policy.get("conditions")])
         named = {i[len(prefix):] for t, i in refs if t == group_type and i.startswith(prefix)}
         groups |= named
         users |= {i[len(prefix):] for t, i in refs if t == user_type and i.startswith(prefix)}
         principal = policy.get("principal") or {}
-        in_conditions = {i[len(prefix):] for t, i in _entity_refs(policy.get("conditions"))
+        in_conditions = {i[len(prefix):] for t, i in entity_refs(policy.get("conditions"))
                          if t == group_type and i.startswith(prefix)}
         additive = (policy.get("effect") == "permit" and len(named) == 1 and not in_conditions
                     and principal.get("op") == "in")
         if not additive:
             nonadditive |= named
-        for node in _walk(policy.get("conditions")):
+        for node in walk_json(policy.get("conditions")):
             if not isinstance(node, dict):
                 continue
             if isinstance(node.get("Value"), str):
@@ -167,9 +169,12 @@ class Identity:
     username: str
     sub: str
     attributes: tuple[tuple[str, str], ...] = ()
-    examples: tuple[str, ...] = ()
-    real_groups: tuple[frozenset[str], ...] = ()  # group combinations its real users have
-    members: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = ()  # each real combination: its users
+    members: Mapping[frozenset[str], tuple[str, ...]] = field(default_factory=dict)  # real combination -> users
+
+    @property
+    def real_groups(self) -> tuple[frozenset[str], ...]:
+        """The group combinations its real users have."""
+        return tuple(self.members)
 
 
 def _digest(text: str) -> str:
@@ -256,7 +261,6 @@ class _Builder:
         self.pool = regime.pool
         self.rules = regime.rules.rules if regime.rules is not None else ()
         self.unproven: list[str] = []
-        self._anonymous_examples: dict[frozenset[str], list[str]] = {}
         self._presence_tested: set[str] = set()
         self._bases: set[frozenset[str]] = set()  # the subsets of non-additive groups checked
 
@@ -356,9 +360,7 @@ class _Builder:
                 grouped.setdefault(sig, []).append(user)
         digest = _digest(f"nobody:{self.pool.id}")
         out = [Identity(key="", label="", username=f"avp-migrate:{digest}", sub=f"avp-migrate-{digest}",
-                        examples=tuple(sorted(u for names in anonymous.values() for u in names)),
-                        real_groups=tuple(anonymous))]
-        self._anonymous_examples = anonymous
+                        members={g: tuple(sorted(n)) for g, n in anonymous.items()})]
         for users in grouped.values():
             first = min(users, key=lambda u: u.username)
             names = sorted(u.username for u in users)
@@ -369,8 +371,7 @@ class _Builder:
                 members.setdefault(frozenset(user.groups), []).append(user.username)
             out.append(Identity(key=f"user:{first.sub or first.username}", label=label, username=first.username,
                                 sub=first.sub, attributes=tuple(sorted(first.attributes.items())),
-                                examples=tuple(names), real_groups=tuple(members),
-                                members=tuple((g, tuple(sorted(n))) for g, n in members.items())))
+                                members={g: tuple(sorted(n)) for g, n in members.items()}))
         known = {u.username for u in self.pool.users} | {u.sub for u in self.pool.users}
         for name in sorted(set(rule_users) - known):
             if not self.pool.users_complete:
@@ -458,7 +459,7 @@ class _Builder:
                    groups: frozenset[str], *, real: bool, examples: tuple[str, ...]) -> str:
         group_key, group_label = _group_key(groups)
         if identity.key:
-            key = identity.key if real and len(identity.real_groups) == 1 else f"{identity.key}+{group_key}"
+            key = identity.key if real and len(identity.members) == 1 else f"{identity.key}+{group_key}"
             label = identity.label if key == identity.key else f"{identity.label} in {group_label}"
             kind = "user"
         else:
@@ -501,12 +502,10 @@ class _Builder:
         derivable = _Derivable(frozenset(nonadditive), self._bases)
         pending: list[tuple[frozenset[str], tuple[str, ...]]] = []
         for identity in identities:
-            members = dict(identity.members) if identity.key else {
-                g: tuple(sorted(n)) for g, n in self._anonymous_examples.items()}
+            members = identity.members
             key_of: dict[frozenset[str], str] = {}
-            real_groups = set(identity.real_groups)  # a tuple's `in` made this quadratic in the users
-            for groups in [*identity.real_groups, *combinations]:
-                real = groups in real_groups
+            for groups in [*members, *combinations]:
+                real = groups in members
                 if self.populations and real and groups not in combination_set and derivable(groups):
                     pending.append((groups, members.get(groups, ())))
                     continue

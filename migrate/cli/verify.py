@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.write_acceptance and not args.plan:
         raise UserError("an acceptance is about a plan folder: add --plan DIR", where="--write-acceptance")
-    if args.users and not (Path(args.users).parent if str(Path(args.users).parent) else Path(".")).is_dir():
+    if args.users and not Path(args.users).parent.is_dir():
         raise UserError(f"directory does not exist: {Path(args.users).parent}", where="--users")  # before the work
     inventory = load_inventory(args.inventory)
     proof = None
@@ -131,7 +131,7 @@ def render(result: Any, *, reasons: list[str] | None = None) -> str:
              f"{result.seconds:.2f} s"]
     if result.coverage:
         lines.append(f"space: {result.coverage}")
-    if getattr(result, "populations", 0):
+    if result.populations:
         lines.append(f"users: {result.population_users:,} users in {result.populations:,} other group combinations, "
                      "each decided through the classes of its groups (allowed exactly when one of them is)")
     if result.differences:
