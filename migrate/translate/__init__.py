@@ -212,6 +212,7 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
     namespace, renamed = avp_namespace(api.name)
     served = _served_verbs(api)
     regime = PoolRegime.from_pool(pool)
+    reach = ScopeReach(regime)  # who holds which scope: one per translation, whichever layout it ends in
     has_machines = bool(regime.machine_flows) and not pool.known_by_arn_only
 
     def plan_routes(kind: str) -> list[RoutePlan]:
@@ -220,7 +221,7 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
 
     chosen_layout = "routes" if store_layout == "routes" else "actions"
     routes = plan_routes(chosen_layout)
-    grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
+    grants, findings = GrantBuilder(regime, routes, tighten=tighten, reach=reach).build()
     # context.token is declared when a policy reads it, and whenever a client-credentials client calls: the
     # authorizer sends its token's claims as context.token with IsAuthorized.
     token_context = any(g.client_ids or g.require_scope_in_token for g in grants) or bool(regime.machine_flows)
@@ -239,7 +240,7 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
                         "resource, Route::\"<route key>\", member of its scopes; the action is the verb)")
             chosen_layout = "routes"
             routes = plan_routes("routes")
-            grants, findings = GrantBuilder(regime, routes, tighten=tighten).build()
+            grants, findings = GrantBuilder(regime, routes, tighten=tighten, reach=reach).build()
     if chosen_layout == "routes":
         schema = build_routes_schema(namespace, routes, token_context=token_context, has_machines=has_machines)
     if switched:
@@ -268,7 +269,7 @@ def translate(inventory: Inventory, *, api_id: str | None = None, pool_id: str |
                               tighten=tighten, routes=routes, grants=grants, policies=policies, schema=schema,
                               findings=findings, store_layout=chosen_layout)
     _check(translation)
-    translation.findings.extend(_route_findings(translation))
+    translation.findings.extend(_route_findings(translation, reach))
     return translation
 
 
@@ -344,14 +345,13 @@ def _check_entity_ids(translation: Translation) -> None:
                         f"{describe(kind, entity)} is longer{more}: {hint}")
 
 
-def _route_findings(translation: Translation) -> list[Finding]:
+def _route_findings(translation: Translation, reach: ScopeReach) -> list[Finding]:
     findings: list[Finding] = []
     pool = translation.pool
     used = {s for r in translation.migrated_routes for s in r.scopes}
     # Clients' tokens directly; users' through one class per kind that holds a scope alike (ScopeReach).
     machines = {s for cls in translation.regime.classes if cls.is_machine for t in translation.regime.tokens(cls)
                 for s in t.scopes}
-    reach = ScopeReach(translation.regime)
     granted = machines | {s for s in used - machines if reach.obtainable(s)}
     defined = set(pool.defined_scopes)
     unused = sorted(defined - used)

@@ -51,8 +51,10 @@ def _routes_for(scopes: Iterable[str], routes: list[RoutePlan]) -> tuple[str, ..
 
 
 class GrantBuilder:
-    def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, tighten: bool) -> None:
+    def __init__(self, regime: PoolRegime, routes: list[RoutePlan], *, tighten: bool,
+                 reach: ScopeReach) -> None:
         self.regime = regime
+        self.reach = reach
         self.routes = routes
         self.tighten = tighten
         self.used_scopes = frozenset(s for r in routes if r.migrated for s in r.scopes)
@@ -190,7 +192,7 @@ class GrantBuilder:
     # --- hosted UI: scopes any user of a client can request --------------------------------------------------
 
     def _hosted_ui_exposures(self) -> None:
-        reach = ScopeReach(self.regime)
+        reach = self.reach
         order = {c.key: n for n, c in enumerate(reach.user_classes)}
         for flow in self.regime.user_flows:
             if flow.kind != "hosted-ui":
