@@ -143,8 +143,9 @@ class CheckpointFile:
 
 
 # --- users as rows -------------------------------------------------------------------------------------------
-# The generic dataclass round trip (migrate.inventory.serde) costs about 25 us a user to write and 250 us to read
-# back: minutes for a large pool. Users, the bulk of a checkpoint, are rows instead:
+# The generic dataclass round trip (migrate.inventory.serde) of 100,000 users takes 1.9 s to write and 1.7 s to
+# read back (26 s to read before serde made one decoder per type); as rows, 0.05 s and 0.6 s, and each periodic
+# write counts against the scan. Users, the bulk of a checkpoint, are rows:
 # [username, sub, enabled, status, attributes, groups], checked field by field when read.
 
 
